@@ -1,0 +1,36 @@
+# autodist front door. `make deps` once on a fresh Debian machine, then `make test` or `make run`.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+BIN := $(BUILD)/autodist
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+
+.PHONY: all deps build test run bench clean
+
+all: build
+
+deps:
+	scripts/install_deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+# The main job on the embedded default: a tiny synthetic model with the real Qwen3 vocabulary.
+run: build
+	$(BIN) synth --preset tiny --out $(BUILD)/models/tiny --seed 1
+	$(BIN) generate --model $(BUILD)/models/tiny --prompt-ids 9707,11,1879,0 --max-output-length 16 \
+	  --output-dir $(BUILD)/run
+
+bench: build
+	$(BIN) synth --preset qwen3-0.6b --out $(BUILD)/models/qwen3-0.6b --seed 1 --dtype bf16
+	$(BIN) bench --model $(BUILD)/models/qwen3-0.6b --prompt-len 128 --output-len 16
+
+clean:
+	rm -rf $(BUILD)

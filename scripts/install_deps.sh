@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs everything autodist needs on Debian 12 / Ubuntu 24.04 (root or sudo).
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  build-essential cmake ninja-build pkg-config git ca-certificates \
+  libopenmpi-dev openmpi-bin libfmt-dev libboost-program-options-dev doctest-dev nlohmann-json3-dev \
+  libyaml-cpp-dev libhdf5-dev libopenblas-dev libpcre2-dev libutf8proc-dev \
+  python3 npm

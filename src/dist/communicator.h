@@ -1,0 +1,57 @@
+// defines: ReduceOp, CommRequest, Communicator (the interface every parallel layer talks to)
+//
+// One Communicator per group (world, tp, pp, sp). All collectives are explicit calls; buffers are
+// Tensor views. The mpi implementation works on host memory; the nccl one (CUDA builds) on device
+// memory, stream-ordered. Element counts and dtypes must agree across ranks, as in MPI/NCCL.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace autodist::dist {
+
+enum class ReduceOp { Sum, Max, Min };
+const char* reduce_op_name(ReduceOp op);
+
+// A pending non-blocking send or receive; wait() completes it (destruction without wait() waits).
+class CommRequest {
+ public:
+  virtual ~CommRequest() = default;
+  virtual void wait() = 0;
+};
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend_name() const = 0;  // "mpi", "nccl"
+
+  // New communicator over the ranks with the same color, ordered by key (MPI_Comm_split semantics).
+  virtual std::unique_ptr<Communicator> split(int color, int key) = 0;
+
+  // In place over buf.
+  virtual void all_reduce(Tensor buf, ReduceOp op = ReduceOp::Sum) = 0;
+  // recv holds size() blocks of send.numel() elements, rank-major.
+  virtual void all_gather(const Tensor& send, Tensor recv) = 0;
+  // send holds size() blocks of recv.numel() elements; block r reduced lands on rank r.
+  virtual void reduce_scatter(const Tensor& send, Tensor recv, ReduceOp op = ReduceOp::Sum) = 0;
+  virtual void broadcast(Tensor buf, int root) = 0;
+  // recv significant on root only.
+  virtual void reduce(const Tensor& send, Tensor recv, ReduceOp op, int root) = 0;
+  // recv (size() blocks) significant on root only.
+  virtual void gather(const Tensor& send, Tensor recv, int root) = 0;
+  // send (size() blocks) significant on root only.
+  virtual void scatter(const Tensor& send, Tensor recv, int root) = 0;
+  virtual void send(const Tensor& buf, int peer, int tag = 0) = 0;
+  virtual void recv(Tensor buf, int peer, int tag = 0) = 0;
+  virtual std::unique_ptr<CommRequest> isend(const Tensor& buf, int peer, int tag = 0) = 0;
+  virtual std::unique_ptr<CommRequest> irecv(Tensor buf, int peer, int tag = 0) = 0;
+  virtual void barrier() = 0;
+};
+
+// The world communicator through MPI (MpiEnv must be initialised).
+std::unique_ptr<Communicator> make_mpi_world_communicator();
+
+}  // namespace autodist::dist
