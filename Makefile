@@ -12,6 +12,7 @@ all: build
 
 deps:
 	scripts/install_deps.sh
+	scripts/fetch_tokenizers.sh
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
