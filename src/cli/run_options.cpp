@@ -1,0 +1,125 @@
+#include "cli/run_options.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "backend/backend.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "dist/mpi_env.h"
+
+namespace autodist::cli {
+
+void add_run_options(po::options_description& d, RunOptions& o) {
+  d.add_options()
+    ("model", po::value(&o.model)->required(), "HuggingFace model directory (config.json + safetensors)")
+    ("tensor-parallel-size", po::value(&o.tp)->default_value(1), "tensor-parallel ranks (alias --tp)")
+    ("tp", po::value(&o.tp_alias)->default_value(0), "alias of --tensor-parallel-size")
+    ("pipeline-parallel-size", po::value(&o.pp)->default_value(1), "pipeline stages (alias --pp)")
+    ("pp", po::value(&o.pp_alias)->default_value(0), "alias of --pipeline-parallel-size")
+    ("partition", po::value(&o.partition)->default_value("equal-layers"),
+     "equal-layers | equal-params | threshold:BYTES | memory:GB,GB,.. | layers:A,B,..")
+    ("micro-batches", po::value(&o.micro_batches)->default_value(1), "pipeline micro-batches")
+    ("sp-chunk-size", po::value(&o.sp_chunk_size)->default_value(0), "chunked SP+PP prefill (0: off)")
+    ("kv-sync", po::value(&o.kv_sync), "pairwise | ring | none (with --sp-chunk-size)")
+    ("device", po::value(&o.device)->default_value("auto"), "auto | cpu | cuda")
+    ("comm", po::value(&o.comm)->default_value("auto"), "auto | mpi | nccl")
+    ("dtype", po::value(&o.dtype)->default_value("auto"), "auto | bf16 | f16 | f32")
+    ("cuda-graph", po::value(&o.cuda_graph)->default_value("on"), "on | off")
+    ("cache-dir", po::value(&o.cache_dir), "shard cache directory")
+    ("output-dir", po::value(&o.output_dir), "write results.jsonl (and traces) here")
+    ("chrome-trace", po::bool_switch(&o.chrome_trace), "also write a Chrome/Perfetto trace")
+    ("log-level", po::value(&o.log_level)->default_value("info"), "debug | info | warn | error | off");
+}
+
+void check_run_options(RunOptions& o) {
+  log::set_level(log::parse_level(o.log_level));
+  if (o.tp_alias) o.tp = o.tp_alias;
+  if (o.pp_alias) o.pp = o.pp_alias;
+  AD_CHECK(o.tp >= 1, "--tensor-parallel-size must be >= 1, got {}", o.tp);
+  AD_CHECK(o.pp >= 1, "--pipeline-parallel-size must be >= 1, got {}", o.pp);
+  AD_CHECK(o.micro_batches >= 1, "--micro-batches must be >= 1, got {}", o.micro_batches);
+  AD_CHECK(o.device == "auto" || o.device == "cpu" || o.device == "cuda",
+           "--device must be auto, cpu or cuda, got '{}'", o.device);
+  AD_CHECK(o.comm == "auto" || o.comm == "mpi" || o.comm == "nccl", "--comm must be auto, mpi or nccl, got '{}'",
+           o.comm);
+  AD_CHECK(o.cuda_graph == "on" || o.cuda_graph == "off", "--cuda-graph must be on or off, got '{}'", o.cuda_graph);
+#ifndef AUTODIST_HAVE_CUDA
+  AD_CHECK(o.device != "cuda", "--device cuda: this build has no CUDA backend (see autodist --version)");
+  AD_CHECK(o.comm != "nccl", "--comm nccl: this build has no NCCL communicator (see autodist --version)");
+#endif
+  if (o.dtype != "auto") {
+    DType t = parse_dtype(o.dtype);
+    AD_CHECK(t == DType::F32, "--dtype {}: the cpu backend computes in float32 (use --dtype f32 or auto)", o.dtype);
+  }
+  AD_CHECK(o.sp_chunk_size >= 0, "--sp-chunk-size must be >= 0, got {}", o.sp_chunk_size);
+  AD_CHECK(o.sp_chunk_size == 0, "--sp-chunk-size: chunked SP+PP prefill is not implemented yet");
+  AD_CHECK(o.kv_sync.empty(), "--kv-sync needs --sp-chunk-size (chunked SP+PP prefill is not implemented yet)");
+}
+
+static bool launched_by_mpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_PROCID"})
+    if (std::getenv(v)) return true;
+  return false;
+}
+
+std::unique_ptr<RunContext> setup_run(RunOptions& o) {
+  check_run_options(o);
+  auto ctx = std::make_unique<RunContext>();
+  if (launched_by_mpi() || o.tp * o.pp > 1) {
+    dist::MpiEnv::init();
+    ctx->world = dist::make_mpi_world_communicator();
+  }
+  ctx->groups = dist::ParallelGroups::make(ctx->world.get(), o.tp, o.pp);
+  ctx->backend = make_cpu_backend();
+  ctx->cfg = load_model_config(o.model);
+  EngineOptions eo;
+  eo.model_dir = o.model;
+  eo.partition = o.partition;
+  eo.micro_batches = o.micro_batches;
+  ctx->engine = std::make_unique<Engine>(*ctx->backend, ctx->cfg, eo, ctx->groups);
+  return ctx;
+}
+
+bool parse_args(int argc, char** argv, po::options_description& d, po::variables_map& vm, const std::string& usage,
+                const po::positional_options_description* pos) {
+  bool help = false;
+  d.add_options()("help,h", po::bool_switch(&help), "show this help");
+  po::command_line_parser p(argc, argv);  // skips argv[0], the subcommand name
+  p.options(d);
+  if (pos) p.positional(*pos);
+  po::store(p.run(), vm);
+  if (help) {
+    std::ostringstream ss;
+    ss << usage << "\n\n" << d << "\n";
+    log::out(ss.str());
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+std::vector<int32_t> parse_id_list(const std::string& s) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t a = item.find_first_not_of(" \t[]"), b = item.find_last_not_of(" \t[]\r");
+    if (a == std::string::npos) continue;
+    item = item.substr(a, b - a + 1);
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (...) {
+      used = 0;
+    }
+    AD_CHECK(used == item.size(), "'{}' is not a token id (expected comma-separated integers)", item);
+    AD_CHECK(v >= 0 && v <= INT32_MAX, "token id {} is out of range", v);
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  AD_CHECK(!ids.empty(), "no token ids in '{}'", s);
+  return ids;
+}
+
+}  // namespace autodist::cli

@@ -1,0 +1,53 @@
+// defines: RunOptions (model, parallel and device flags shared by generate, verify, bench),
+//          add_run_options, RunContext + setup_run (MPI, topology, backend, engine)
+#pragma once
+#include <boost/program_options.hpp>
+#include <memory>
+#include <string>
+
+#include "backend/backend.h"
+#include "dist/topology.h"
+#include "io/model_config.h"
+#include "runtime/engine.h"
+
+namespace autodist::cli {
+
+namespace po = boost::program_options;
+
+struct RunOptions {
+  std::string model;
+  int tp = 1, pp = 1, tp_alias = 0, pp_alias = 0;
+  std::string partition = "equal-layers";
+  int micro_batches = 1;
+  int sp_chunk_size = 0;
+  std::string kv_sync;
+  std::string device = "auto", comm = "auto", dtype = "auto", cuda_graph = "on";
+  std::string cache_dir, output_dir;
+  bool chrome_trace = false;
+  std::string log_level = "info";
+};
+
+void add_run_options(po::options_description& d, RunOptions& o);
+// Resolves aliases (--tp / --tensor-parallel-size) and refuses what this build cannot do.
+void check_run_options(RunOptions& o);
+
+struct RunContext {
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<dist::Communicator> world;  // null for a single rank without mpirun
+  dist::ParallelGroups groups;
+  ModelConfig cfg;
+  std::unique_ptr<Engine> engine;
+  bool is_root() const { return groups.topo.rank == 0; }
+};
+
+// MPI (when launched by mpirun/srun or when tp*pp > 1), topology, backend, config, engine.
+std::unique_ptr<RunContext> setup_run(RunOptions& o);
+
+// Parses argv with the given description; prints help and returns false on --help.
+bool parse_args(int argc, char** argv, po::options_description& d, po::variables_map& vm,
+                const std::string& usage, const po::positional_options_description* pos = nullptr);
+
+// Parses "1,2,3" into ids (clear error on anything else).
+std::vector<int32_t> parse_id_list(const std::string& s);
+
+}  // namespace autodist::cli

@@ -1,0 +1,196 @@
+#include "runtime/engine.h"
+
+#include <algorithm>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "io/safetensors.h"
+#include "model/partition.h"
+
+namespace autodist {
+
+Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, dist::ParallelGroups& groups)
+    : be_(be), cfg_(cfg), opt_(opt), groups_(groups) {
+  Stopwatch sw;
+  const auto& t = groups_.topo;
+  AD_CHECK(cfg_.mlp == MlpKind::GatedSilu && cfg_.norm == NormKind::RMSNorm && cfg_.pos == PosKind::Rope,
+           "{}: only the Llama family (RMSNorm, RoPE, gated SiLU MLP) runs in this engine", cfg_.architecture);
+  TpShard tp = TpShard::make(cfg_, t.tp_rank(), t.tp);
+  auto parts = make_partition(cfg_, t.pp, opt_.partition);
+  StageRange range = parts[t.pp_rank()];
+  io::Checkpoint ck(opt_.model_dir);
+  StageWeights w = load_stage_weights(be_, ck, cfg_, tp, range);
+  bytes_read_ = ck.bytes_read();
+  log::debug("stage {} layers [{}, {}) tp {}/{}: {:.1f} MB of weights, read {:.1f} MB from the checkpoint",
+             t.pp_rank(), range.first, range.last, t.tp_rank(), t.tp, w.bytes / 1e6, bytes_read_ / 1e6);
+  stage_ = std::make_unique<Stage>(be_, cfg_, tp, range, std::move(w), groups_.tp.get());
+  load_ms_ = sw.ms();
+}
+
+void Engine::check_prompt(const std::vector<int32_t>& ids) const {
+  AD_CHECK(!ids.empty(), "empty prompt: give at least one token");
+  for (int32_t id : ids)
+    AD_CHECK(id >= 0 && id < cfg_.vocab, "prompt token id {} is out of range: the vocabulary of {} has {} tokens", id,
+             cfg_.architecture, cfg_.vocab);
+  AD_CHECK(static_cast<int64_t>(ids.size()) <= cfg_.max_position,
+           "prompt of {} tokens is longer than the model's context of {} (max_position_embeddings)", ids.size(),
+           cfg_.max_position);
+}
+
+void Engine::reserve_cache(int64_t slots, int64_t max_seq) {
+  max_seq = std::min(max_seq, cfg_.max_position);
+  if (cache_.slots >= slots && cache_.max_seq >= max_seq) return;
+  cache_ = KVCache();  // free first: peak memory is one cache
+  cache_ = stage_->make_cache(std::max(slots, cache_.slots), std::max(max_seq, cache_.max_seq));
+}
+
+Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vector<AttnSegment>& segs,
+                                const std::vector<int32_t>& out_rows, StepOutput kind) {
+  const auto& t = groups_.topo;
+  const int64_t T = static_cast<int64_t>(ids.size()), D = cfg_.hidden;
+  for (auto& s : segs)
+    AD_CHECK(s.slot < cache_.slots && s.start_pos + s.len <= cache_.max_seq,
+             "step: segment (slot {}, positions [{}, {})) outside the KV cache ({} slots x {} positions)", s.slot,
+             s.start_pos, s.start_pos + s.len, cache_.slots, cache_.max_seq);
+  if (x_.empty() || x_.t().dim(0) < T) x_ = Buffer(&be_, DType::F32, {std::max<int64_t>(T, 16), D});
+  Tensor x = x_.t().rows(0, T);
+  if (t.first_stage()) {
+    stage_->embed(ids, x);
+  } else {
+    int64_t t0 = now_ns();
+    groups_.pp->recv(x, t.pp_rank() - 1, 1);
+    pp_comm_ns_ += now_ns() - t0;
+  }
+  stage_->forward(x, segs, cache_);
+  StepResult r;
+  if (!t.last_stage()) {
+    int64_t t0 = now_ns();
+    groups_.pp->send(x, t.pp_rank() + 1, 1);
+    pp_comm_ns_ += now_ns() - t0;
+  }
+  if (kind == StepOutput::None) return r;
+  const int64_t R = static_cast<int64_t>(out_rows.size());
+  Buffer sel;
+  if (t.last_stage()) {
+    sel = Buffer(&be_, DType::F32, {R, D});
+    for (int64_t i = 0; i < R; ++i) be_.copy(sel.t().rows(i, 1), x.rows(out_rows[i], 1));
+    if (kind == StepOutput::Greedy)
+      r.tokens = stage_->greedy(sel.t());
+    else
+      r.logits = stage_->logits(sel.t());
+  }
+  if (t.pp > 1) {  // results from the last stage to every stage
+    int64_t t0 = now_ns();
+    if (kind == StepOutput::Greedy) {
+      r.tokens.resize(static_cast<size_t>(R));
+      groups_.pp->broadcast(Tensor(r.tokens.data(), DType::I32, {R}), t.pp - 1);
+    } else {
+      r.logits.resize(static_cast<size_t>(R * cfg_.vocab));
+      groups_.pp->broadcast(Tensor(r.logits.data(), DType::F32, {R * cfg_.vocab}), t.pp - 1);
+    }
+    pp_comm_ns_ += now_ns() - t0;
+  }
+  return r;
+}
+
+GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o) {
+  AD_CHECK(!prompts.empty(), "generate: no prompts");
+  AD_CHECK(o.max_output >= 1, "--max-output-length must be >= 1, got {}", o.max_output);
+  AD_CHECK(o.min_output >= 0 && o.min_output <= o.max_output,
+           "--min-output-length {} must be between 0 and --max-output-length {}", o.min_output, o.max_output);
+  o.sampling.validate();
+  const int64_t B = static_cast<int64_t>(prompts.size());
+  int64_t longest = 0;
+  for (auto& p : prompts) {
+    check_prompt(p);
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
+  }
+  reserve_cache(B, longest + o.max_output);
+  GenerateResult res;
+  res.load_ms = load_ms_;
+  std::vector<Sampler> samplers(static_cast<size_t>(B), Sampler(o.sampling));
+  std::vector<int32_t> len(static_cast<size_t>(B));
+  std::vector<bool> done(static_cast<size_t>(B), false);
+  for (int64_t b = 0; b < B; ++b) res.seqs.push_back({prompts[b], {}, ""});
+  stage_->reset_comm_ns();
+  pp_comm_ns_ = 0;
+
+  // Greedy runs need only the winning id per row (a tiny collective); sampling and
+  // min-length suppression of eos need the full row of logits.
+  auto pick = [&](const std::vector<int32_t>& ids, const std::vector<AttnSegment>& segs,
+                  const std::vector<int32_t>& rows, const std::vector<int64_t>& seq_of_row) {
+    bool need_full = !o.sampling.greedy();
+    for (int64_t b : seq_of_row)
+      if (static_cast<int64_t>(res.seqs[b].output.size()) < o.min_output && o.stop_at_eos && !cfg_.eos_ids.empty())
+        need_full = true;
+    auto r = step(ids, segs, rows, need_full ? StepOutput::Logits : StepOutput::Greedy);
+    if (!need_full) return r.tokens;
+    std::vector<int32_t> toks;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      int64_t b = seq_of_row[i];
+      std::vector<int64_t> banned;
+      if (static_cast<int64_t>(res.seqs[b].output.size()) < o.min_output) banned = cfg_.eos_ids;
+      toks.push_back(samplers[b].sample(r.logits.data() + i * cfg_.vocab, cfg_.vocab, banned));
+    }
+    return toks;
+  };
+  auto accept = [&](int64_t b, int32_t tok) {
+    auto& s = res.seqs[b];
+    s.output.push_back(tok);
+    ++len[b];
+    bool is_eos = std::find(cfg_.eos_ids.begin(), cfg_.eos_ids.end(), tok) != cfg_.eos_ids.end();
+    if (o.stop_at_eos && is_eos && static_cast<int64_t>(s.output.size()) >= o.min_output)
+      done[b] = true, s.stop_reason = "eos";
+    else if (static_cast<int64_t>(s.output.size()) >= o.max_output)
+      done[b] = true, s.stop_reason = "length";
+    else if (len[b] >= cfg_.max_position)
+      done[b] = true, s.stop_reason = "context";
+  };
+
+  // Prefill: every prompt in one step, one segment each; the last row of each gives the first token.
+  Stopwatch sw;
+  {
+    std::vector<int32_t> ids, rows;
+    std::vector<AttnSegment> segs;
+    std::vector<int64_t> seqs;
+    for (int64_t b = 0; b < B; ++b) {
+      int32_t L = static_cast<int32_t>(prompts[b].size());
+      segs.push_back({static_cast<int32_t>(b), 0, L, static_cast<int32_t>(ids.size())});
+      ids.insert(ids.end(), prompts[b].begin(), prompts[b].end());
+      rows.push_back(static_cast<int32_t>(ids.size()) - 1);
+      seqs.push_back(b);
+      len[b] = L;
+    }
+    auto toks = pick(ids, segs, rows, seqs);
+    for (int64_t b = 0; b < B; ++b) accept(b, toks[b]);
+  }
+  be_.synchronize();
+  res.prefill_ms = sw.ms();
+
+  // Decode: one row per unfinished sequence.
+  sw.reset();
+  while (true) {
+    std::vector<int32_t> ids, rows;
+    std::vector<AttnSegment> segs;
+    std::vector<int64_t> seqs;
+    for (int64_t b = 0; b < B; ++b) {
+      if (done[b]) continue;
+      int32_t row = static_cast<int32_t>(ids.size());
+      segs.push_back({static_cast<int32_t>(b), len[b] - 1, 1, row});
+      ids.push_back(res.seqs[b].output.back());
+      rows.push_back(row);
+      seqs.push_back(b);
+    }
+    if (ids.empty()) break;
+    auto toks = pick(ids, segs, rows, seqs);
+    for (size_t i = 0; i < seqs.size(); ++i) accept(seqs[i], toks[i]);
+    ++res.decode_steps;
+  }
+  be_.synchronize();
+  res.decode_ms = sw.ms();
+  res.comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;
+  return res;
+}
+
+}  // namespace autodist

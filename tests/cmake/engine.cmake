@@ -1,0 +1,38 @@
+# Single-rank engine against the HF reference fixtures, and bad input to the CLI.
+set(LLAMA_FAMILY qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
+foreach(m ${LLAMA_FAMILY})
+  add_test(NAME verify_${m} COMMAND ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/${m})
+  set_tests_properties(verify_${m} PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION "[0-9]+ prompts, 0 failed")
+endforeach()
+
+add_test(NAME generate_batch_matches_single COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/batch_vs_single.sh ${AUTODIST_BIN}
+         ${TEST_DATA}/models/qwen3-tiny)
+set_tests_properties(generate_batch_matches_single PROPERTIES TIMEOUT 120)
+
+set(BAD ${CMAKE_CURRENT_BINARY_DIR}/bad_inputs)
+add_test(NAME bad_inputs_setup COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/make_bad_inputs.sh ${TEST_DATA}/models/llama-tiny ${BAD})
+set_tests_properties(bad_inputs_setup PROPERTIES FIXTURES_SETUP bad_inputs)
+function(expect_fail name regex)
+  add_test(NAME ${name} COMMAND ${EXPECT_FAIL} "${regex}" ${ARGN})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 60 FIXTURES_REQUIRED bad_inputs)
+endfunction()
+set(GEN ${AUTODIST_BIN} generate --prompt-ids 1,2,3 --max-output-length 2 --model)
+expect_fail(bad_missing_dir "model directory .*does not exist" ${GEN} ${BAD}/nope)
+expect_fail(bad_missing_config "config.json is missing" ${GEN} ${BAD}/no_config)
+expect_fail(bad_unknown_arch "architecture 'BertModel' is not supported" ${GEN} ${BAD}/unknown_arch)
+expect_fail(bad_truncated "lies outside the data section|truncated" ${GEN} ${BAD}/truncated)
+expect_fail(bad_header_past_eof "header length .* runs past the end" ${GEN} ${BAD}/header_past_eof)
+expect_fail(bad_offsets "data \\[.*\\) lies outside the data section" ${GEN} ${BAD}/bad_offsets)
+expect_fail(bad_missing_weight "weight 'model.layers.1.mlp.up_proj.weight' is missing" ${GEN} ${BAD}/missing_weight)
+expect_fail(bad_misshaped_weight "'model.layers.0.self_attn.q_proj.weight' .*has shape \\[32, 64\\], but the config implies \\[64, 64\\]"
+            ${GEN} ${BAD}/misshaped_weight)
+expect_fail(bad_no_weights "no model.safetensors" ${GEN} ${BAD}/no_weights)
+expect_fail(bad_prompt_id "token id 5000 is out of range" ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1,5000)
+expect_fail(bad_prompt_text "'x7' is not a token id" ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1,x7)
+expect_fail(bad_prompt_too_long "longer than the model's context of 1024" ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny
+            --prompts-file ${BAD}/long_prompt.txt)
+expect_fail(bad_option "unrecognised option|unrecognized option" ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny --no-such-flag)
+expect_fail(bad_top_p "--top-p must be in" ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1 --top-p 0)
+expect_fail(bad_partition "unknown partition policy" ${AUTODIST_BIN} inspect --model ${TEST_DATA}/models/llama-tiny --pp 2 --partition foo)
+expect_fail(bad_pp_too_large "larger than the 4 layers" ${AUTODIST_BIN} inspect --model ${TEST_DATA}/models/llama-tiny --pp 5)
+expect_fail(bad_unknown_command "unknown command 'frobnicate'" ${AUTODIST_BIN} frobnicate)

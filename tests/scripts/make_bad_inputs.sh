@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds broken copies of a good model directory, one defect each.  usage: make_bad_inputs.sh GOOD_DIR OUT_DIR
+set -euo pipefail
+good=$1; out=$2
+rm -rf "$out"; mkdir -p "$out"
+mk() { mkdir -p "$out/$1"; cp "$good"/config.json "$good"/model.safetensors "$out/$1/"; chmod -R u+w "$out/$1"; }
+mk no_config; rm "$out/no_config/config.json"
+mk unknown_arch; sed -i 's/LlamaForCausalLM/BertModel/' "$out/unknown_arch/config.json"
+mk bad_offsets; mk missing_weight; mk misshaped_weight
+mk no_weights; rm "$out/no_weights/model.safetensors"
+mk truncated; size=$(stat -c %s "$good/model.safetensors"); truncate -s $((size - 1000)) "$out/truncated/model.safetensors"
+mk header_past_eof; printf '\xff\xff\xff\x00\x00\x00\x00\x00' | dd of="$out/header_past_eof/model.safetensors" bs=1 count=8 conv=notrunc status=none
+python3 - "$good" "$out" <<'PY'
+import json, struct, sys, os
+good, out = sys.argv[1], sys.argv[2]
+def load(p):
+    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]
+    return json.loads(b[8:8+n]), b[8+n:]
+def save(p, h, data):
+    s = json.dumps(h).encode(); s += b' ' * ((8 - (len(s) + 8) % 8) % 8)
+    open(p, 'wb').write(struct.pack('<Q', len(s)) + s + data)
+h, data = load(os.path.join(good, 'model.safetensors'))
+# offsets past the data section
+h2 = json.loads(json.dumps(h)); k = 'model.norm.weight'; a, b = h2[k]['data_offsets']
+h2[k]['data_offsets'] = [len(data) + 64, len(data) + 64 + (b - a)]
+save(os.path.join(out, 'bad_offsets', 'model.safetensors'), h2, data)
+# a missing tensor
+h3 = json.loads(json.dumps(h)); del h3['model.layers.1.mlp.up_proj.weight']
+save(os.path.join(out, 'missing_weight', 'model.safetensors'), h3, data)
+# a mis-shaped tensor: q_proj declared [32, 64] over half its bytes
+h4 = json.loads(json.dumps(h)); k = 'model.layers.0.self_attn.q_proj.weight'; a, b = h4[k]['data_offsets']
+h4[k]['shape'] = [32, 64]; h4[k]['data_offsets'] = [a, a + (b - a) // 2]
+save(os.path.join(out, 'misshaped_weight', 'model.safetensors'), h4, data)
+open(os.path.join(out, 'long_prompt.txt'), 'w').write(','.join(['1'] * 1100) + '\n')
+PY

@@ -1,0 +1,174 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "io/model_config.h"
+#include "model/partition.h"
+#include "model/rope.h"
+#include "model/tp_shard.h"
+
+using namespace autodist;
+namespace fs = std::filesystem;
+
+namespace {
+std::string data(const std::string& rel) { return std::string(AUTODIST_TEST_DATA) + "/" + rel; }
+ModelConfig hub(const std::string& name) {
+  std::ifstream f(data("hub_configs/" + name + ".config.json"));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return parse_model_config(ss.str(), name);
+}
+}  // namespace
+
+TEST_CASE("transformers-4 Hub configs") {
+  auto q7 = hub("Qwen2.5-7B-Instruct");
+  CHECK(q7.architecture == "Qwen2ForCausalLM");
+  CHECK(q7.qkv_bias);
+  CHECK(!q7.qk_norm);
+  CHECK(q7.head_dim == 128);
+  CHECK(q7.vocab == 152064);
+  CHECK(q7.sliding_window == 0);  // use_sliding_window false
+  CHECK(q7.rope.theta == 1e6);
+  CHECK(q7.eos_ids == std::vector<int64_t>{151645});
+  CHECK(q7.dtype == DType::BF16);
+  CHECK(!q7.tie_embeddings);
+
+  auto q05 = hub("Qwen2.5-0.5B-Instruct");
+  CHECK(q05.tie_embeddings);
+  CHECK(q05.n_kv_heads == 2);
+
+  auto q3 = hub("Qwen3-0.6B");
+  CHECK(q3.qk_norm);
+  CHECK(!q3.qkv_bias);
+  CHECK(q3.head_dim == 128);  // explicit, differs from hidden / heads = 64
+  CHECK(q3.hidden / q3.n_heads == 64);
+  CHECK(q3.rope.theta == 1000000.0);  // an integer in the file
+  CHECK(q3.tie_embeddings);
+  auto q4 = hub("Qwen3-4B");
+  CHECK(q4.head_dim == 128);
+  CHECK(q4.hidden / q4.n_heads == 80);
+  auto q8 = hub("Qwen3-8B");
+  CHECK(!q8.tie_embeddings);
+
+  auto l31 = hub("Llama-3.1-8B-Instruct");
+  CHECK(l31.rope.type == RopeType::Llama3);
+  CHECK(l31.rope.factor == 8.0);
+  CHECK(l31.rope.original_max_position == 8192);
+  CHECK(l31.eos_ids == std::vector<int64_t>{128001, 128008, 128009});
+  CHECK(l31.head_dim == 128);
+
+  auto l2 = hub("Llama-2-7b-hf");
+  CHECK(l2.rope.theta == 10000.0);  // absent: default
+  CHECK(l2.rope.type == RopeType::Default);
+  CHECK(l2.dtype == DType::F16);
+
+  auto m = hub("Mistral-7B-v0.1");
+  CHECK(m.sliding_window == 4096);  // no flag: honoured
+  CHECK(m.n_kv_heads == 8);
+}
+
+TEST_CASE("transformers-5 configs of the fixtures, generation_config eos union") {
+  auto q3 = load_model_config(data("models/qwen3-tiny"));
+  CHECK(q3.qk_norm);
+  CHECK(q3.rope.theta == 1e6);
+  CHECK(q3.head_dim == 16);
+  auto l = load_model_config(data("models/llama-tiny"));
+  CHECK(l.rope.type == RopeType::Llama3);
+  CHECK(l.rope.original_max_position == 256);
+  CHECK(l.rope.theta == 500000.0);
+  CHECK(l.eos_ids == std::vector<int64_t>{2});
+  auto m = load_model_config(data("models/mistral-tiny"));
+  CHECK(m.sliding_window == 48);
+  CHECK(m.head_dim == 8);
+  auto q2 = load_model_config(data("models/qwen2-tiny"));
+  CHECK(q2.qkv_bias);
+  CHECK(q2.dtype == DType::BF16);
+  CHECK(q2.sliding_window == 0);
+}
+
+TEST_CASE("config errors name the problem") {
+  CHECK_THROWS_WITH_AS(parse_model_config("{\"architectures\":[\"GPT2LMHeadModel\"]}", "c.json"),
+                       doctest::Contains("'GPT2LMHeadModel' is not supported"), Error);
+  CHECK_THROWS_WITH_AS(parse_model_config("{oops", "c.json"), doctest::Contains("not valid JSON"), Error);
+  CHECK_THROWS_WITH_AS(parse_model_config("{\"architectures\":[\"LlamaForCausalLM\"]}", "c.json"),
+                       doctest::Contains("hidden_size"), Error);
+  std::string base = R"({"architectures":["LlamaForCausalLM"],"hidden_size":64,"num_hidden_layers":2,
+    "num_attention_heads":4,"intermediate_size":128,"vocab_size":100)";
+  CHECK_THROWS_WITH_AS(parse_model_config(base + R"(,"rope_scaling":{"rope_type":"longrope","factor":2}})", "c.json"),
+                       doctest::Contains("rope type 'longrope'"), Error);
+  CHECK_THROWS_WITH_AS(parse_model_config(base + R"(,"num_key_value_heads":3})", "c.json"),
+                       doctest::Contains("not a multiple"), Error);
+  CHECK_THROWS_WITH_AS(load_model_config(data("hub_configs")), doctest::Contains("config.json is missing"), Error);
+  // rope_scaling with the old "type" key
+  auto c = parse_model_config(base + R"(,"rope_scaling":{"type":"linear","factor":2.0}})", "c.json");
+  CHECK(c.rope.type == RopeType::Linear);
+}
+
+TEST_CASE("rope tables: linear, llama3, yarn") {
+  std::string base = R"({"architectures":["LlamaForCausalLM"],"hidden_size":64,"num_hidden_layers":2,
+    "num_attention_heads":4,"intermediate_size":128,"vocab_size":100,"max_position_embeddings":4096)";
+  auto def = make_rope_table(parse_model_config(base + "}", "c"));
+  CHECK(def.inv_freq.size() == 8);
+  CHECK(def.inv_freq[1] == doctest::Approx(std::pow(10000.0, -2.0 / 16)));
+  auto lin = make_rope_table(parse_model_config(base + R"(,"rope_scaling":{"rope_type":"linear","factor":4}})", "c"));
+  CHECK(lin.inv_freq[3] == doctest::Approx(def.inv_freq[3] / 4));
+  auto l3 = make_rope_table(parse_model_config(
+      base + R"(,"rope_scaling":{"rope_type":"llama3","factor":8,"low_freq_factor":1,"high_freq_factor":4,"original_max_position_embeddings":256}})",
+      "c"));
+  CHECK(l3.inv_freq[0] == doctest::Approx(def.inv_freq[0]));      // high frequency: kept
+  CHECK(l3.inv_freq[7] == doctest::Approx(def.inv_freq[7] / 8));  // low frequency: divided
+  auto y = make_rope_table(parse_model_config(
+      base + R"(,"rope_scaling":{"rope_type":"yarn","factor":4,"original_max_position_embeddings":1024}})", "c"));
+  CHECK(y.attention_factor == doctest::Approx(0.1 * std::log(4.0) + 1.0));
+  CHECK(y.inv_freq[0] == doctest::Approx(def.inv_freq[0]));
+  CHECK(y.inv_freq[7] == doctest::Approx(def.inv_freq[7] / 4));
+}
+
+TEST_CASE("tensor-parallel shards and pipeline partitions") {
+  auto q2 = load_model_config(data("models/qwen2-tiny"));  // 6 heads, 2 kv heads
+  auto s = TpShard::make(q2, 1, 2);
+  CHECK(s.q_heads == 3);
+  CHECK_THROWS_WITH_AS(TpShard::make(q2, 0, 4), doctest::Contains("does not divide the 6 attention heads"), Error);
+  auto q7 = hub("Qwen2.5-7B-Instruct");  // 28 heads, 4 kv heads
+  for (int r = 0; r < 4; ++r) {
+    auto t = TpShard::make(q7, r, 4);
+    CHECK(t.kv_heads == 1);
+    CHECK(t.kv_head_start == r);
+  }
+  auto l31 = hub("Llama-3.1-8B-Instruct");  // 8 kv heads, tp 16 -> replicated pairs
+  for (int r = 0; r < 16; ++r) {
+    auto t = TpShard::make(l31, r, 16);
+    CHECK(t.kv_heads == 1);
+    CHECK(t.kv_head_start == r / 2);
+    // every local q head maps onto the local kv head
+    CHECK((t.q_head_start / (l31.n_heads / l31.n_kv_heads)) == t.kv_head_start);
+  }
+  auto t3 = TpShard::make(q7, 2, 4);
+  CHECK(t3.vocab_local * 4 >= q7.vocab);
+
+  auto l = load_model_config(data("models/llama-tiny"));  // 4 layers
+  auto eq = make_partition(l, 3, "equal-layers");
+  CHECK(eq[0].last - eq[0].first == 2);
+  CHECK(eq[2].last == 4);
+  CHECK(eq[0].has_embed);
+  CHECK(eq[2].has_head);
+  auto ex = make_partition(l, 2, "layers:1,3");
+  CHECK(ex[1].first == 1);
+  CHECK_THROWS_WITH_AS(make_partition(l, 2, "layers:1,2"), doctest::Contains("covers 3 layers"), Error);
+  CHECK_THROWS_WITH_AS(make_partition(l, 5, "equal-layers"), doctest::Contains("larger than the 4 layers"), Error);
+  // embedding + lm_head are heavy at this size: equal-params moves layers to the middle
+  auto ep = make_partition(l, 2, "equal-params");
+  CHECK(ep[0].last - ep[0].first >= 1);
+  auto mem = make_partition(q7, 2, "memory:40,10", 2);
+  CHECK(mem[0].last - mem[0].first > mem[1].last - mem[1].first);
+  CHECK_THROWS_WITH_AS(make_partition(q7, 2, "memory:1,1", 2), doctest::Contains("budget"), Error);
+  size_t lb = static_cast<size_t>(l.layer_params()) * 4, emb = static_cast<size_t>(l.embed_params()) * 4;
+  auto th = make_partition(l, 2, "threshold:" + std::to_string(emb + 2 * lb));
+  CHECK(th[0].last == 2);
+  CHECK(parse_bytes("2K") == 2048);
+  CHECK_THROWS_AS(parse_bytes("2X"), Error);
+}

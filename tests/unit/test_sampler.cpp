@@ -1,0 +1,110 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "core/error.h"
+#include "runtime/sampler.h"
+
+using namespace autodist;
+
+namespace {
+std::vector<float> random_logits(int n, uint32_t seed) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0, 2);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("greedy picks the first maximum and respects banned tokens") {
+  Sampler s(SamplingOptions{});
+  std::vector<float> l = {0.1f, 3.0f, 3.0f, -1.0f};
+  CHECK(s.sample(l.data(), 4) == 1);
+  l = {0.1f, 3.0f, 3.0f, -1.0f};
+  CHECK(s.sample(l.data(), 4, {1}) == 2);
+}
+
+TEST_CASE("top-k never emits tokens outside the k largest") {
+  auto base = random_logits(200, 1);
+  std::vector<int> order(200);
+  for (int i = 0; i < 200; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return base[a] > base[b]; });
+  std::set<int> topk(order.begin(), order.begin() + 5);
+  SamplingOptions o;
+  o.temperature = 1.5f;
+  o.top_k = 5;
+  Sampler s(o);
+  std::set<int> seen;
+  for (int i = 0; i < 3000; ++i) {
+    auto l = base;
+    int t = s.sample(l.data(), 200);
+    REQUIRE(topk.count(t) == 1);
+    seen.insert(t);
+  }
+  CHECK(seen.size() == 5);  // and every one of them appears
+}
+
+TEST_CASE("top-p keeps the smallest prefix reaching p") {
+  std::vector<float> l = {std::log(0.5f), std::log(0.3f), std::log(0.15f), std::log(0.05f)};
+  SamplingOptions o;
+  o.temperature = 1.0f;
+  o.top_p = 0.75f;
+  Sampler s(o);
+  auto sup = s.support(l.data(), 4);
+  CHECK(sup == std::vector<int32_t>{0, 1});  // 0.5 + 0.3 >= 0.75
+  int counts[4] = {0, 0, 0, 0};
+  for (int i = 0; i < 8000; ++i) {
+    auto x = l;
+    counts[s.sample(x.data(), 4)]++;
+  }
+  CHECK(counts[2] == 0);
+  CHECK(counts[3] == 0);
+  CHECK(counts[0] / 8000.0 == doctest::Approx(0.5 / 0.8).epsilon(0.05));
+}
+
+TEST_CASE("temperature sampling matches softmax frequencies") {
+  std::vector<float> l = {0.0f, 1.0f, 2.0f};
+  SamplingOptions o;
+  o.temperature = 1.0f;
+  Sampler s(o);
+  double z = 1 + std::exp(1.0) + std::exp(2.0);
+  int counts[3] = {0, 0, 0};
+  const int N = 20000;
+  for (int i = 0; i < N; ++i) {
+    auto x = l;
+    counts[s.sample(x.data(), 3)]++;
+  }
+  CHECK(counts[2] / double(N) == doctest::Approx(std::exp(2.0) / z).epsilon(0.03));
+  CHECK(counts[0] / double(N) == doctest::Approx(1.0 / z).epsilon(0.1));
+}
+
+TEST_CASE("a fixed seed repeats; another seed differs") {
+  auto base = random_logits(1000, 3);
+  auto run = [&](uint64_t seed) {
+    SamplingOptions o;
+    o.temperature = 1.0f;
+    o.seed = seed;
+    Sampler s(o);
+    std::vector<int> out;
+    for (int i = 0; i < 50; ++i) {
+      auto l = base;
+      out.push_back(s.sample(l.data(), 1000));
+    }
+    return out;
+  };
+  CHECK(run(42) == run(42));
+  CHECK(run(42) != run(43));
+}
+
+TEST_CASE("bad sampling options") {
+  SamplingOptions o;
+  o.top_p = 0;
+  CHECK_THROWS_AS(o.validate(), Error);
+  o.top_p = 1;
+  o.temperature = -1;
+  CHECK_THROWS_AS(o.validate(), Error);
+}
