@@ -14,13 +14,14 @@ namespace {
 
 int run(int argc, char** argv) {
   RunOptions ro;
-  std::string reference;
+  std::string reference, dump;
   double atol = -1, rtol = -1;
   po::options_description d("verify options");
   add_run_options(d, ro);
   d.add_options()
     ("reference", po::value(&reference), "reference.safetensors (default: MODEL/reference.safetensors)")
     ("atol", po::value(&atol), "max abs logits error (default 1e-3 in f32)")
+    ("dump-logits", po::value(&dump), "write this run's logits as a reference file (to compare parallel runs)")
     ("rtol", po::value(&rtol), "max relative error ||d||/||ref|| per row (default 3e-2 in bf16/f16)");
   po::variables_map vm;
   if (!parse_args(argc, argv, d, vm, "usage: autodist verify --model DIR [--reference FILE] [options]")) return 0;
@@ -34,6 +35,9 @@ int run(int argc, char** argv) {
   const int64_t V = ctx->cfg.vocab;
   io::SafetensorsFile rf(reference);
   int failures = 0, prompts = 0;
+  std::vector<std::vector<int64_t>> keep_ids;  // storage for --dump-logits
+  std::vector<std::vector<float>> keep_logits;
+  std::vector<io::NamedTensor> dumped;
   for (int i = 0;; ++i) {
     std::string pn = fmt::format("prompt_{}", i), gn = fmt::format("greedy_{}", i), ln = fmt::format("logits_{}", i);
     const io::TensorInfo* pi = rf.find(pn);
@@ -86,6 +90,14 @@ int run(int argc, char** argv) {
         else if (ref_am != want && am == ref_am) ++ref_disagree;
       }
     }
+    if (!dump.empty()) {
+      keep_ids.emplace_back(prompt.begin(), prompt.end());
+      dumped.push_back({pn, Tensor(keep_ids.back().data(), DType::I64, {L})});
+      keep_ids.emplace_back(greedy.begin(), greedy.end());
+      dumped.push_back({gn, Tensor(keep_ids.back().data(), DType::I64, {G})});
+      keep_logits.push_back(got);
+      dumped.push_back({ln, Tensor(keep_logits.back().data(), DType::F32, {L + G, V})});
+    }
     bool ok = max_abs <= atol && agree + ref_disagree == G;
     failures += !ok;
     if (ctx->is_root())
@@ -98,6 +110,10 @@ int run(int argc, char** argv) {
                            ok ? "OK" : "FAILED"));
   }
   AD_CHECK(prompts > 0, "{}: no prompt_0 tensor: not a reference file", reference);
+  if (!dump.empty() && ctx->is_root()) {
+    io::write_safetensors(dump, dumped, {{"producer", "autodist verify"}});
+    log::out(fmt::format("wrote logits of {} prompts to {}\n", prompts, dump));
+  }
   if (ctx->is_root())
     log::out(fmt::format("verify {}: {} prompts, {} failed (atol {:.1e}) [tp {} pp {} partition {}]\n", ro.model,
                          prompts, failures, atol, ro.tp, ro.pp, ro.partition));

@@ -1,6 +1,8 @@
 #include "runtime/engine.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -22,10 +24,19 @@ Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, di
   io::Checkpoint ck(opt_.model_dir);
   StageWeights w = load_stage_weights(be_, ck, cfg_, tp, range);
   bytes_read_ = ck.bytes_read();
-  log::debug("stage {} layers [{}, {}) tp {}/{}: {:.1f} MB of weights, read {:.1f} MB from the checkpoint",
-             t.pp_rank(), range.first, range.last, t.tp_rank(), t.tp, w.bytes / 1e6, bytes_read_ / 1e6);
+  log::info("stage {} layers [{}, {}) tp {}/{}: {:.2f} MB of weights, {:.2f} MB read from the checkpoint in {:.0f} ms",
+            t.pp_rank(), range.first, range.last, t.tp_rank(), t.tp, w.bytes / 1e6, bytes_read_ / 1e6, sw.ms());
+  if (const char* f = std::getenv("AUTODIST_FAULT")) {  // test hook: "RANK:STEP" throws on that rank
+    int r = -1, st = -1;
+    if (std::sscanf(f, "%d:%d", &r, &st) == 2 && r == t.rank) fault_step_ = st;
+  }
   stage_ = std::make_unique<Stage>(be_, cfg_, tp, range, std::move(w), groups_.tp.get());
   load_ms_ = sw.ms();
+}
+
+void Engine::maybe_fault() {
+  if (fault_step_ >= 0 && forwards_++ == fault_step_)
+    AD_FAIL("injected fault (AUTODIST_FAULT) in forward pass {} on rank {}", fault_step_, groups_.topo.rank);
 }
 
 void Engine::check_prompt(const std::vector<int32_t>& ids) const {
@@ -62,6 +73,7 @@ Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vect
     groups_.pp->recv(x, t.pp_rank() - 1, 1);
     pp_comm_ns_ += now_ns() - t0;
   }
+  maybe_fault();
   stage_->forward(x, segs, cache_);
   StepResult r;
   if (!t.last_stage()) {
@@ -100,7 +112,9 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
   AD_CHECK(o.min_output >= 0 && o.min_output <= o.max_output,
            "--min-output-length {} must be between 0 and --max-output-length {}", o.min_output, o.max_output);
   o.sampling.validate();
-  const int64_t B = static_cast<int64_t>(prompts.size());
+  const auto& t = groups_.topo;
+  const int64_t B = static_cast<int64_t>(prompts.size()), D = cfg_.hidden;
+  const int M = static_cast<int>(std::min<int64_t>(opt_.micro_batches, B));
   int64_t longest = 0;
   for (auto& p : prompts) {
     check_prompt(p);
@@ -109,32 +123,27 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
   reserve_cache(B, longest + o.max_output);
   GenerateResult res;
   res.load_ms = load_ms_;
+  for (int64_t b = 0; b < B; ++b) res.seqs.push_back({prompts[b], {}, ""});
   std::vector<Sampler> samplers(static_cast<size_t>(B), Sampler(o.sampling));
   std::vector<int32_t> len(static_cast<size_t>(B));
   std::vector<bool> done(static_cast<size_t>(B), false);
-  for (int64_t b = 0; b < B; ++b) res.seqs.push_back({prompts[b], {}, ""});
+  for (int64_t b = 0; b < B; ++b) len[b] = static_cast<int32_t>(prompts[b].size());
   stage_->reset_comm_ns();
   pp_comm_ns_ = 0;
 
-  // Greedy runs need only the winning id per row (a tiny collective); sampling and
-  // min-length suppression of eos need the full row of logits.
-  auto pick = [&](const std::vector<int32_t>& ids, const std::vector<AttnSegment>& segs,
-                  const std::vector<int32_t>& rows, const std::vector<int64_t>& seq_of_row) {
-    bool need_full = !o.sampling.greedy();
-    for (int64_t b : seq_of_row)
-      if (static_cast<int64_t>(res.seqs[b].output.size()) < o.min_output && o.stop_at_eos && !cfg_.eos_ids.empty())
-        need_full = true;
-    auto r = step(ids, segs, rows, need_full ? StepOutput::Logits : StepOutput::Greedy);
-    if (!need_full) return r.tokens;
-    std::vector<int32_t> toks;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      int64_t b = seq_of_row[i];
-      std::vector<int64_t> banned;
-      if (static_cast<int64_t>(res.seqs[b].output.size()) < o.min_output) banned = cfg_.eos_ids;
-      toks.push_back(samplers[b].sample(r.logits.data() + i * cfg_.vocab, cfg_.vocab, banned));
-    }
-    return toks;
-  };
+  // Micro-batch m holds sequences m, m+M, m+2M, ... Every rank walks the same (step, micro-batch)
+  // order; the pipeline overlaps because a stage sends micro-batch m on and starts m+1 while the
+  // next stage works on m (fill-drain in prefill, up to pp micro-batches in flight in decode).
+  std::vector<std::vector<int64_t>> group(static_cast<size_t>(M));
+  for (int64_t b = 0; b < B; ++b) group[b % M].push_back(b);
+  std::vector<bool> group_done(static_cast<size_t>(M), false);
+  std::vector<Buffer> xs;  // one activation buffer per micro-batch: a pending send must not be overwritten
+  std::vector<std::unique_ptr<dist::CommRequest>> pending(static_cast<size_t>(M));
+  for (int m = 0; m < M; ++m) {
+    int64_t rows = 0;
+    for (int64_t b : group[m]) rows += len[b];
+    xs.emplace_back(&be_, DType::F32, Shape{std::max<int64_t>(rows, static_cast<int64_t>(group[m].size())), D});
+  }
   auto accept = [&](int64_t b, int32_t tok) {
     auto& s = res.seqs[b];
     s.output.push_back(tok);
@@ -147,46 +156,95 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
     else if (len[b] >= cfg_.max_position)
       done[b] = true, s.stop_reason = "context";
   };
+  auto timed = [&](auto&& fn) {
+    int64_t t0 = now_ns();
+    fn();
+    pp_comm_ns_ += now_ns() - t0;
+  };
+  const int last = t.pp - 1;
 
-  // Prefill: every prompt in one step, one segment each; the last row of each gives the first token.
   Stopwatch sw;
-  {
-    std::vector<int32_t> ids, rows;
-    std::vector<AttnSegment> segs;
-    std::vector<int64_t> seqs;
-    for (int64_t b = 0; b < B; ++b) {
-      int32_t L = static_cast<int32_t>(prompts[b].size());
-      segs.push_back({static_cast<int32_t>(b), 0, L, static_cast<int32_t>(ids.size())});
-      ids.insert(ids.end(), prompts[b].begin(), prompts[b].end());
-      rows.push_back(static_cast<int32_t>(ids.size()) - 1);
-      seqs.push_back(b);
-      len[b] = L;
+  for (int64_t step = 0;; ++step) {
+    bool any = false;
+    for (int m = 0; m < M; ++m) {
+      if (group_done[m]) continue;
+      // Non-last stages learn the tokens of this micro-batch's previous step from the last stage.
+      std::vector<int64_t> active;
+      for (int64_t b : group[m])
+        if (!done[b]) active.push_back(b);
+      if (step > 0 && !t.last_stage()) {
+        std::vector<int32_t> toks(active.size());
+        timed([&] { groups_.pp->recv(Tensor(toks.data(), DType::I32, {static_cast<int64_t>(toks.size())}), last, 2 + m); });
+        for (size_t i = 0; i < active.size(); ++i) accept(active[i], toks[i]);
+        active.clear();
+        for (int64_t b : group[m])
+          if (!done[b]) active.push_back(b);
+      }
+      if (active.empty()) {
+        group_done[m] = true;
+        continue;
+      }
+      any = true;
+      std::vector<int32_t> ids, rows;
+      std::vector<AttnSegment> segs;
+      for (int64_t b : active) {
+        int32_t row = static_cast<int32_t>(ids.size());
+        if (step == 0) {
+          segs.push_back({static_cast<int32_t>(b), 0, len[b], row});
+          ids.insert(ids.end(), prompts[b].begin(), prompts[b].end());
+        } else {
+          segs.push_back({static_cast<int32_t>(b), len[b] - 1, 1, row});
+          ids.push_back(res.seqs[b].output.back());
+        }
+        rows.push_back(static_cast<int32_t>(ids.size()) - 1);
+      }
+      const int64_t T = static_cast<int64_t>(ids.size());
+      if (pending[m]) timed([&] { pending[m]->wait(); pending[m].reset(); });
+      Tensor x = xs[m].t().rows(0, T);
+      if (t.first_stage())
+        stage_->embed(ids, x);
+      else
+        timed([&] { groups_.pp->recv(x, t.pp_rank() - 1, 1); });
+      maybe_fault();
+      stage_->forward(x, segs, cache_);
+      if (!t.last_stage()) {
+        timed([&] { pending[m] = groups_.pp->isend(x, t.pp_rank() + 1, 1); });
+        continue;
+      }
+      // Last stage: pick the next token of each active sequence, then tell the other stages.
+      bool need_full = !o.sampling.greedy();
+      for (int64_t b : active)
+        if (static_cast<int64_t>(res.seqs[b].output.size()) < o.min_output && o.stop_at_eos && !cfg_.eos_ids.empty())
+          need_full = true;
+      Buffer sel(&be_, DType::F32, {static_cast<int64_t>(rows.size()), D});
+      for (size_t i = 0; i < rows.size(); ++i) be_.copy(sel.t().rows(static_cast<int64_t>(i), 1), x.rows(rows[i], 1));
+      std::vector<int32_t> toks;
+      if (!need_full) {
+        toks = stage_->greedy(sel.t());
+      } else {
+        std::vector<float> logits = stage_->logits(sel.t());
+        for (size_t i = 0; i < active.size(); ++i) {
+          int64_t b = active[i];
+          std::vector<int64_t> banned;
+          if (static_cast<int64_t>(res.seqs[b].output.size()) < o.min_output) banned = cfg_.eos_ids;
+          toks.push_back(samplers[b].sample(logits.data() + i * cfg_.vocab, cfg_.vocab, banned));
+        }
+      }
+      for (int s = 0; s < last; ++s)
+        timed([&] { groups_.pp->send(Tensor(toks.data(), DType::I32, {static_cast<int64_t>(toks.size())}), s, 2 + m); });
+      for (size_t i = 0; i < active.size(); ++i) accept(active[i], toks[i]);
     }
-    auto toks = pick(ids, segs, rows, seqs);
-    for (int64_t b = 0; b < B; ++b) accept(b, toks[b]);
-  }
-  be_.synchronize();
-  res.prefill_ms = sw.ms();
-
-  // Decode: one row per unfinished sequence.
-  sw.reset();
-  while (true) {
-    std::vector<int32_t> ids, rows;
-    std::vector<AttnSegment> segs;
-    std::vector<int64_t> seqs;
-    for (int64_t b = 0; b < B; ++b) {
-      if (done[b]) continue;
-      int32_t row = static_cast<int32_t>(ids.size());
-      segs.push_back({static_cast<int32_t>(b), len[b] - 1, 1, row});
-      ids.push_back(res.seqs[b].output.back());
-      rows.push_back(row);
-      seqs.push_back(b);
+    if (step == 0) {
+      be_.synchronize();
+      res.prefill_ms = sw.ms();
+      sw.reset();
+    } else if (any) {
+      ++res.decode_steps;
     }
-    if (ids.empty()) break;
-    auto toks = pick(ids, segs, rows, seqs);
-    for (size_t i = 0; i < seqs.size(); ++i) accept(seqs[i], toks[i]);
-    ++res.decode_steps;
+    if (!any) break;
   }
+  for (auto& p : pending)
+    if (p) p->wait();
   be_.synchronize();
   res.decode_ms = sw.ms();
   res.comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;

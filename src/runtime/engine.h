@@ -87,6 +87,8 @@ class Engine {
   double load_ms_ = 0;
   size_t bytes_read_ = 0;
   int64_t pp_comm_ns_ = 0;
+  int64_t fault_step_ = -1, forwards_ = 0;  // AUTODIST_FAULT test hook
+  void maybe_fault();
 };
 
 }  // namespace autodist

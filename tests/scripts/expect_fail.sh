@@ -5,6 +5,7 @@ set -u
 re="$1"; shift
 out=$("$@" 2>&1); rc=$?
 if [ $rc -eq 0 ]; then echo "expected failure, got exit 0"; echo "$out"; exit 1; fi
+if [ $rc -eq 124 ]; then echo "timed out (hang)"; echo "$out"; exit 1; fi
 if [ $rc -ge 128 ]; then echo "crashed (exit $rc)"; echo "$out"; exit 1; fi
 if ! grep -Eq -- "$re" <<<"$out"; then echo "exit $rc but message does not match /$re/:"; echo "$out"; exit 1; fi
 echo "ok: exit $rc: $(grep -E -- "$re" <<<"$out" | head -1)"

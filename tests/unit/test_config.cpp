@@ -132,7 +132,18 @@ TEST_CASE("tensor-parallel shards and pipeline partitions") {
   auto q2 = load_model_config(data("models/qwen2-tiny"));  // 6 heads, 2 kv heads
   auto s = TpShard::make(q2, 1, 2);
   CHECK(s.q_heads == 3);
-  CHECK_THROWS_WITH_AS(TpShard::make(q2, 0, 4), doctest::Contains("does not divide the 6 attention heads"), Error);
+  // tp 4 over 2 kv heads: each kv head replicated twice, its 3 q heads split 2 + 1
+  int64_t next = 0;
+  for (int r = 0; r < 4; ++r) {
+    auto t = TpShard::make(q2, r, 4);
+    CHECK(t.kv_heads == 1);
+    CHECK(t.kv_head_start == r / 2);
+    CHECK(t.q_heads == (r % 2 == 0 ? 2 : 1));
+    CHECK(t.q_head_start == next);
+    next += t.q_heads;
+  }
+  CHECK_THROWS_WITH_AS(TpShard::make(q2, 0, 3), doctest::Contains("not a multiple"), Error);
+  CHECK_THROWS_WITH_AS(TpShard::make(q2, 0, 8), doctest::Contains("leaves some ranks without an attention head"), Error);
   auto q7 = hub("Qwen2.5-7B-Instruct");  // 28 heads, 4 kv heads
   for (int r = 0; r < 4; ++r) {
     auto t = TpShard::make(q7, r, 4);
