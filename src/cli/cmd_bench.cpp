@@ -43,12 +43,16 @@ int run(int argc, char** argv) {
   }
   if (ctx->is_root()) {
     double tps = best.decode_ms > 0 ? batch * best.decode_steps / (best.decode_ms / 1e3) : 0;
+    double step = best.ms_per_step(), step_comm = best.decode_steps ? best.decode_comm_ms() / best.decode_steps : 0;
+    // Communication is measured on rank 0 and includes waiting for peers (pipeline bubbles).
     std::string s = fmt::format(
-        "| model | device | tp | pp | batch | prompt | output | prefill ms | prefill tok/s | decode ms/step | decode tok/s | comm ms (rank 0) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-        "| {} | {} | {} | {} | {} | {} | {} | {:.2f} | {:.1f} | {:.3f} | {:.2f} | {:.2f} |\n",
-        ro.model, ctx->backend->name(), ro.tp, ro.pp, batch, prompt_len, output_len, best.prefill_ms,
-        batch * prompt_len / (best.prefill_ms / 1e3), best.ms_per_step(), tps, best.comm_ms);
+        "| device | tp | pp | mb | batch | prompt | output | prefill ms | (compute / comm+wait) | prefill tok/s | "
+        "decode ms/step | (compute / comm+wait) | decode tok/s |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| {} | {} | {} | {} | {} | {} | {} | {:.2f} | {:.2f} / {:.2f} | {:.1f} | {:.3f} | {:.3f} / {:.3f} | {:.2f} |\n",
+        ctx->backend->name(), ro.tp, ro.pp, ro.micro_batches, batch, prompt_len, output_len, best.prefill_ms,
+        best.prefill_ms - best.prefill_comm_ms, best.prefill_comm_ms, batch * prompt_len / (best.prefill_ms / 1e3),
+        step, step - step_comm, step_comm, tps);
     log::out(s);
   }
   return 0;

@@ -237,6 +237,7 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
     if (step == 0) {
       be_.synchronize();
       res.prefill_ms = sw.ms();
+      res.prefill_comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;
       sw.reset();
     } else if (any) {
       ++res.decode_steps;

@@ -35,7 +35,9 @@ struct GenerateResult {
   std::vector<SequenceResult> seqs;
   double load_ms = 0, prefill_ms = 0, decode_ms = 0;
   int64_t decode_steps = 0;
-  double comm_ms = 0;  // tensor/pipeline communication inside prefill + decode (this rank)
+  double comm_ms = 0;  // tensor/pipeline communication and waits inside prefill + decode (this rank)
+  double prefill_comm_ms = 0;
+  double decode_comm_ms() const { return comm_ms - prefill_comm_ms; }
   double ttft_ms() const { return prefill_ms; }
   double ms_per_step() const { return decode_steps ? decode_ms / decode_steps : 0; }
   int64_t output_tokens() const {
