@@ -1,0 +1,170 @@
+// autodist comm-bench: nccl-tests for our Communicator. Options, the table and the CSV live here;
+// the sweep, timing and checking in dist/comm_bench.cpp; one descriptor per op in
+// dist/comm_bench_ops.cpp. See docs/comm-bench.md.
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/run_guard.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "dist/comm_bench.h"
+#include "dist/mpi_env.h"
+
+namespace po = boost::program_options;
+using namespace autodist;
+
+namespace {
+
+// nccl-tests prints fewer decimals as the time grows.
+std::string fmt_time(double us) {
+  if (us >= 10000.0) return fmt::format("{:7.0f}", us);
+  if (us >= 100.0) return fmt::format("{:7.1f}", us);
+  return fmt::format("{:7.2f}", us);
+}
+
+std::string table_header(const dist::OpReport& rep, bool baseline) {
+  std::string s = fmt::format("#\n# {}: {}\n", rep.op, rep.busbw_note);
+  s += fmt::format("# {:>10}  {:>12}  {:>8}  {:>6}  {:>6}  {:>7}  {:>6}  {:>6}  {:>6}", "size", "count", "type",
+                   "redop", "root", "time", "algbw", "busbw", "#wrong");
+  if (baseline) s += fmt::format("  {:>7}  {:>8}", "raw", "wrap/raw");
+  s += fmt::format("\n# {:>10}  {:>12}  {:>8}  {:>6}  {:>6}  {:>7}  {:>6}  {:>6}  {:>6}", "(B)", "(elements)", "", "",
+                   "", "(us)", "(GB/s)", "(GB/s)", "");
+  if (baseline) s += fmt::format("  {:>7}  {:>8}", "(us)", "");
+  return s + "\n";
+}
+
+std::string table_row(const dist::BenchRow& r, bool baseline) {
+  std::string s = fmt::format("{:>12}  {:>12}  {:>8}  {:>6}  {:>6}  {}  {:6.2f}  {:6.2f}  {:>6}", r.bytes, r.count,
+                              dtype_name(r.dtype), r.redop, r.root, fmt_time(r.time_us), r.algbw, r.busbw,
+                              r.wrong < 0 ? std::string("N/A") : std::to_string(r.wrong));
+  if (baseline) s += fmt::format("  {}  {:8.3f}", fmt_time(r.raw_time_us), r.ratio);
+  return s + "\n";
+}
+
+void write_csv(const std::string& dir, const std::vector<dist::OpReport>& reps, const std::string& backend, int world) {
+  std::filesystem::create_directories(dir);
+  std::string path = (std::filesystem::path(dir) / "comm_bench.csv").string();
+  std::ofstream f(path);
+  AD_CHECK(f.good(), "--output-dir: cannot write {}", path);
+  f << "backend,ranks,op,size_bytes,count,type,redop,root,time_us,algbw_gbps,busbw_gbps,wrong,raw_time_us,ratio\n";
+  for (const auto& rep : reps)
+    for (const auto& r : rep.rows)
+      f << fmt::format("{},{},{},{},{},{},{},{},{:.3f},{:.4f},{:.4f},{},{:.3f},{:.4f}\n", backend, world, r.op, r.bytes,
+                       r.count, dtype_name(r.dtype), r.redop, r.root, r.time_us, r.algbw, r.busbw, r.wrong,
+                       r.raw_time_us, r.ratio);
+  AD_CHECK(f.good(), "--output-dir: error while writing {}", path);
+}
+
+int cmd_comm_bench(int argc, char** argv) {
+  auto& env = dist::MpiEnv::init();
+  const bool root0 = env.rank() == 0;
+
+  po::options_description desc(
+      "autodist comm-bench: nccl-tests style sweep of every Communicator primitive\n"
+      "  mpirun -np 4 autodist comm-bench --backend mpi --op all --check -b 8 -e 64M -f 2\n\noptions");
+  desc.add_options()("help,h", "this help")
+      ("backend", po::value<std::string>()->default_value("mpi"), "mpi | nccl (CUDA builds)")
+      ("op,o", po::value<std::string>()->default_value("all"),
+       "NAME[,NAME] | all; names: sendrecv, isend_irecv, broadcast, scatter, gather, reduce, all_reduce, "
+       "all_gather, reduce_scatter, barrier")
+      ("minbytes,b", po::value<std::string>()->default_value("8"), "smallest size in bytes (K, M, G suffixes)")
+      ("maxbytes,e", po::value<std::string>()->default_value("64M"), "largest size in bytes")
+      ("stepfactor,f", po::value<int64_t>()->default_value(2), "size multiplication factor (integer > 1)")
+      ("iters,n", po::value<int>()->default_value(20), "timed iterations per size")
+      ("warmup,w", po::value<int>()->default_value(5), "untimed iterations per size")
+      ("check,c", po::bool_switch(), "validate every result; exit non-zero if any element is wrong")
+      ("dtype,d", po::value<std::string>()->default_value("f32"), "f32 | bf16 | f16")
+      ("redop", po::value<std::string>()->default_value("sum"), "sum | max | min (reducing ops)")
+      ("root,r", po::value<int>()->default_value(0), "root rank of broadcast, scatter, gather, reduce")
+      ("output-dir", po::value<std::string>(), "also write DIR/comm_bench.csv (rank 0)")
+      ("baseline", po::bool_switch(), "also time the raw MPI call; adds raw time and wrapper/raw ratio columns");
+  po::options_description hidden;
+  // Test hook: corrupt one result element so a test proves that --check fails the run.
+  hidden.add_options()("inject-error", po::bool_switch());
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::variables_map vm;
+  po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::ostringstream ss;
+    ss << desc << "\n";
+    if (root0) log::out(ss.str());
+    return 0;
+  }
+
+  const std::string backend = vm["backend"].as<std::string>();
+  if (backend == "nccl") {
+#ifndef AUTODIST_HAVE_CUDA
+    AD_FAIL("--backend nccl needs the CUDA build (cmake -DAUTODIST_CUDA=ON); this binary has only --backend mpi");
+#else
+    AD_FAIL("--backend nccl: the nccl communicator is not part of this build yet; use --backend mpi");
+#endif
+  }
+  AD_CHECK(backend == "mpi", "--backend '{}': expected mpi or nccl", backend);
+
+  dist::BenchOptions o;
+  o.min_bytes = dist::parse_size(vm["minbytes"].as<std::string>(), "-b");
+  o.max_bytes = dist::parse_size(vm["maxbytes"].as<std::string>(), "-e");
+  o.step_factor = vm["stepfactor"].as<int64_t>();
+  o.iters = vm["iters"].as<int>();
+  o.warmup = vm["warmup"].as<int>();
+  o.check = vm["check"].as<bool>();
+  o.baseline = vm["baseline"].as<bool>();
+  o.dtype = parse_dtype(vm["dtype"].as<std::string>());
+  o.redop = dist::parse_reduce_op(vm["redop"].as<std::string>());
+  o.root = vm["root"].as<int>();
+  const char* inject = std::getenv("AUTODIST_COMM_BENCH_INJECT_ERROR");
+  o.inject_error = vm["inject-error"].as<bool>() || (inject && std::string(inject) == "1");
+  // Same options on every rank, so every rank fails here together, before any communication.
+  auto notes = dist::resolve_bench_options(o, vm["op"].as<std::string>(), env.world());
+
+  auto comm = dist::make_mpi_world_communicator();
+  auto ranks = dist::describe_ranks(*comm);
+  if (root0) {
+    std::string h = fmt::format(
+        "# autodist comm-bench  backend: {}  ranks: {}  dtype: {}  redop: {}  root: {}\n"
+        "# minBytes {} maxBytes {} step: {}(factor) warmup iters: {} iters: {} validation: {} baseline: {}\n"
+        "#\n# Using ranks\n",
+        backend, env.world(), dtype_name(o.dtype), dist::reduce_op_name(o.redop), o.root, o.min_bytes, o.max_bytes,
+        o.step_factor, o.warmup, o.iters, o.check ? 1 : 0, o.baseline ? 1 : 0);
+    for (const auto& r : ranks) h += "#  " + r + "\n";
+    for (const auto& n : notes) h += "# note: " + n + "\n";
+    if (o.inject_error) h += "# note: test hook active: one result element is corrupted per size\n";
+    if (o.baseline)
+      h += "# note: raw = the bare MPI call, same loop; wrap/raw = median over iterations of the paired ratio\n";
+    log::out(h);
+  }
+
+  dist::BenchCallbacks cb;
+  if (root0) {
+    cb.begin_op = [&](const dist::OpReport& r) { log::out(table_header(r, o.baseline)); };
+    cb.row = [&](const dist::BenchRow& r) { log::out(table_row(r, o.baseline)); };
+    cb.end_op = [&](const dist::OpReport& r) {
+      log::out(fmt::format("# Out of bounds values : {} {}\n# Avg bus bandwidth    : {:.4g}\n", r.wrong,
+                           r.wrong ? "FAILED" : "OK", r.avg_busbw));
+    };
+  }
+  auto reports = dist::run_comm_bench(*comm, o, cb);
+
+  int64_t wrong = 0;
+  for (const auto& r : reports) wrong += r.wrong;
+  if (root0) {
+    if (reports.size() > 1)
+      log::out(fmt::format("#\n# Total out of bounds values : {} {}\n", wrong, wrong ? "FAILED" : "OK"));
+    if (vm.count("output-dir")) write_csv(vm["output-dir"].as<std::string>(), reports, backend, env.world());
+  }
+  if (wrong) {
+    if (root0) log::error("comm-bench --check: {} wrong elements (summed over ranks)", wrong);
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+AUTODIST_COMMAND("comm-bench", "nccl-tests style benchmark of the communicator primitives", cmd_comm_bench);

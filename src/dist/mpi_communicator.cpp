@@ -1,0 +1,404 @@
+#include "dist/mpi_communicator.h"
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "dist/mpi_env.h"
+
+namespace autodist::dist {
+namespace {
+
+static_assert(sizeof(MPI_Comm) <= sizeof(std::intptr_t), "MPI_Comm must fit the opaque handle");
+
+MPI_Comm as_comm(std::intptr_t h) {
+  MPI_Comm c;
+  std::memcpy(&c, &h, sizeof c);
+  return c;
+}
+std::intptr_t as_handle(MPI_Comm c) {
+  std::intptr_t h = 0;
+  std::memcpy(&h, &c, sizeof c);
+  return h;
+}
+
+int64_t g_chunk = INT_MAX;
+
+std::string error_string(int rc) {
+  char buf[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, buf, &len) != MPI_SUCCESS) return fmt::format("MPI error code {}", rc);
+  return std::string(buf, len);
+}
+
+// bf16/f16 move as opaque 16-bit words; only the user ops below interpret them.
+MPI_Datatype mpi_type(DType t) {
+  switch (t) {
+    case DType::F32: return MPI_FLOAT;
+    case DType::I32: return MPI_INT32_T;
+    case DType::I64: return MPI_INT64_T;
+    case DType::BF16:
+    case DType::F16: return MPI_UINT16_T;
+  }
+  AD_FAIL("mpi communicator: unsupported dtype {}", dtype_name(t));
+}
+
+// Widen to float32, reduce, round back (nearest even). Commutative, so MPI may reorder freely.
+template <float (*ToF)(uint16_t), uint16_t (*FromF)(float), ReduceOp Op>
+void half_reduce(void* in, void* inout, int* len, MPI_Datatype*) {
+  const auto* a = static_cast<const uint16_t*>(in);
+  auto* b = static_cast<uint16_t*>(inout);
+  for (int i = 0; i < *len; ++i) {
+    float x = ToF(a[i]), y = ToF(b[i]), r;
+    if constexpr (Op == ReduceOp::Sum) r = x + y;
+    else if constexpr (Op == ReduceOp::Max) r = x > y ? x : y;
+    else r = x < y ? x : y;
+    b[i] = FromF(r);
+  }
+}
+
+MPI_Op g_half_ops[2][3];  // [bf16, f16][sum, max, min]
+std::once_flag g_half_once;
+
+void create_half_ops() {
+  MPI_User_function* fns[2][3] = {
+      {half_reduce<bf16_to_f32, f32_to_bf16, ReduceOp::Sum>, half_reduce<bf16_to_f32, f32_to_bf16, ReduceOp::Max>,
+       half_reduce<bf16_to_f32, f32_to_bf16, ReduceOp::Min>},
+      {half_reduce<f16_to_f32, f32_to_f16, ReduceOp::Sum>, half_reduce<f16_to_f32, f32_to_f16, ReduceOp::Max>,
+       half_reduce<f16_to_f32, f32_to_f16, ReduceOp::Min>}};
+  for (int t = 0; t < 2; ++t)
+    for (int o = 0; o < 3; ++o) {
+      int rc = MPI_Op_create(fns[t][o], /*commute=*/1, &g_half_ops[t][o]);
+      AD_CHECK(rc == MPI_SUCCESS, "MPI_Op_create for the bf16/f16 reductions failed: {}", error_string(rc));
+    }
+}
+
+MPI_Op mpi_op(DType t, ReduceOp op) {
+  if (t == DType::BF16 || t == DType::F16) {
+    std::call_once(g_half_once, create_half_ops);
+    return g_half_ops[t == DType::BF16 ? 0 : 1][static_cast<int>(op)];
+  }
+  switch (op) {
+    case ReduceOp::Sum: return MPI_SUM;
+    case ReduceOp::Max: return MPI_MAX;
+    case ReduceOp::Min: return MPI_MIN;
+  }
+  return MPI_SUM;
+}
+
+void require_host(const Tensor& t, const char* call) {
+  AD_CHECK(t.device == Device::CPU,
+           "mpi communicator {}: got a Device::CUDA tensor; device buffers need the CUDA build "
+           "(staging through pinned host memory), which this communicator does not have yet",
+           call);
+}
+
+void require_same_dtype(const Tensor& a, const Tensor& b, const char* call) {
+  AD_CHECK(a.dtype == b.dtype, "mpi communicator {}: send is {} but recv is {}; they must match", call,
+           dtype_name(a.dtype), dtype_name(b.dtype));
+}
+
+// Per-rank block count of the gather/scatter family; these calls are not chunked.
+int block_count(int64_t n, const char* call) {
+  AD_CHECK(n <= g_chunk,
+           "{}: {} elements per rank exceed the MPI count limit ({}); split the tensor and call it "
+           "several times",
+           call, n, g_chunk);
+  return static_cast<int>(n);
+}
+
+char* at(void* p, int64_t elems, DType t) { return static_cast<char*>(p) + elems * int64_t(dtype_size(t)); }
+
+// Calls f(offset, count) over chunks of at most g_chunk elements; once with count 0 for an empty
+// tensor so that every rank still makes the matching MPI call.
+template <typename F>
+void for_chunks(int64_t n, F&& f) {
+  int64_t off = 0;
+  do {
+    int64_t c = std::min(n - off, g_chunk);
+    f(off, static_cast<int>(c));
+    off += c;
+  } while (off < n);
+}
+
+class MpiRequest final : public CommRequest {
+ public:
+  MpiRequest(const MpiCommunicator* comm, const char* call) : comm_(comm), call_(call) {}
+  ~MpiRequest() override {
+    if (done_) return;
+    try {
+      wait();
+    } catch (const Error& e) {
+      log::error("{}", e.what());  // a destructor must not throw
+    }
+  }
+  void wait() override {
+    if (done_) return;
+    done_ = true;
+    if (many_.empty()) comm_->check(MPI_Wait(&one_, MPI_STATUS_IGNORE), call_);
+    else comm_->check(MPI_Waitall(static_cast<int>(many_.size()), many_.data(), MPI_STATUSES_IGNORE), call_);
+  }
+  // One request inline (the common case costs no extra allocation); chunked messages use many_.
+  void add(MPI_Request r) {
+    if (n_++ == 0) {
+      one_ = r;
+      return;
+    }
+    if (many_.empty()) many_.push_back(one_);
+    many_.push_back(r);
+  }
+
+ private:
+  const MpiCommunicator* comm_;  // must outlive the request, as MPI requires of the MPI_Comm
+  const char* call_;
+  bool done_ = false;
+  int n_ = 0;
+  MPI_Request one_ = MPI_REQUEST_NULL;
+  std::vector<MPI_Request> many_;
+};
+
+}  // namespace
+
+void set_mpi_chunk_elements(int64_t n) {
+  AD_CHECK(n >= 1 && n <= INT_MAX, "set_mpi_chunk_elements: {} is outside [1, INT_MAX]", n);
+  g_chunk = n;
+}
+int64_t mpi_chunk_elements() { return g_chunk; }
+
+std::unique_ptr<Communicator> make_mpi_world_communicator() {
+  AD_CHECK(MpiEnv::initialized(), "make_mpi_world_communicator: call dist::MpiEnv::init() first");
+  // A duplicate of the world keeps our traffic apart from any other MPI user in the process.
+  MPI_Comm dup;
+  int rc = MPI_Comm_dup(MPI_COMM_WORLD, &dup);
+  AD_CHECK(rc == MPI_SUCCESS, "MPI_Comm_dup(MPI_COMM_WORLD) failed on rank {}: {}", MpiEnv::init().rank(),
+           error_string(rc));
+  return std::unique_ptr<Communicator>(new MpiCommunicator(as_handle(dup)));
+}
+
+MpiCommunicator::MpiCommunicator(std::intptr_t comm) : comm_(comm) {
+  MPI_Comm c = as_comm(comm_);
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &world_rank_), "MPI_Comm_rank(MPI_COMM_WORLD)");
+  // Errors come back as codes on every communicator, split ones included.
+  check(MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(c, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(c, &size_), "MPI_Comm_size");
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  int fin = 0;
+  MPI_Finalized(&fin);
+  MPI_Comm c = as_comm(comm_);
+  // Unchecked: a destructor cannot throw, and after MPI_Finalize the handle is gone anyway.
+  if (!fin && c != MPI_COMM_NULL) MPI_Comm_free(&c);
+}
+
+void MpiCommunicator::check(int rc, const char* call) const {
+  if (rc == MPI_SUCCESS) return;
+  AD_FAIL("{} failed on rank {} (rank {} of {} in this communicator): {}", call, world_rank_, rank_, size_,
+          error_string(rc));
+}
+
+std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) {
+  MPI_Comm nc = MPI_COMM_NULL;
+  check(MPI_Comm_split(as_comm(comm_), color < 0 ? MPI_UNDEFINED : color, key, &nc), "MPI_Comm_split");
+  if (nc == MPI_COMM_NULL) return nullptr;
+  return std::unique_ptr<Communicator>(new MpiCommunicator(as_handle(nc)));
+}
+
+// ---- checked, chunked primitives ----
+
+void MpiCommunicator::all_reduce(Tensor buf, ReduceOp op) {
+  require_host(buf, "all_reduce");
+  MPI_Datatype t = mpi_type(buf.dtype);
+  MPI_Op o = mpi_op(buf.dtype, op);
+  for_chunks(buf.numel(), [&](int64_t off, int c) {
+    check(MPI_Allreduce(MPI_IN_PLACE, at(buf.data, off, buf.dtype), c, t, o, as_comm(comm_)), "MPI_Allreduce");
+  });
+}
+
+void MpiCommunicator::all_gather(const Tensor& send, Tensor recv) {
+  require_host(send, "all_gather");
+  require_host(recv, "all_gather");
+  require_same_dtype(send, recv, "all_gather");
+  AD_CHECK(recv.numel() == send.numel() * size_,
+           "all_gather: recv has {} elements, expected {} ranks x {} = {}", recv.numel(), size_, send.numel(),
+           send.numel() * size_);
+  int n = block_count(send.numel(), "MPI_Allgather");
+  MPI_Datatype t = mpi_type(send.dtype);
+  // In place when the send block already sits at this rank's slot of recv.
+  const void* sb = send.data == at(recv.data, int64_t(n) * rank_, recv.dtype) ? MPI_IN_PLACE : send.data;
+  check(MPI_Allgather(sb, n, t, recv.data, n, t, as_comm(comm_)), "MPI_Allgather");
+}
+
+void MpiCommunicator::reduce_scatter(const Tensor& send, Tensor recv, ReduceOp op) {
+  require_host(send, "reduce_scatter");
+  require_host(recv, "reduce_scatter");
+  require_same_dtype(send, recv, "reduce_scatter");
+  AD_CHECK(send.numel() == recv.numel() * size_,
+           "reduce_scatter: send has {} elements, expected {} ranks x {} = {}", send.numel(), size_,
+           recv.numel(), recv.numel() * size_);
+  int n = block_count(recv.numel(), "MPI_Reduce_scatter_block");
+  check(MPI_Reduce_scatter_block(send.data, recv.data, n, mpi_type(send.dtype), mpi_op(send.dtype, op),
+                                 as_comm(comm_)),
+        "MPI_Reduce_scatter_block");
+}
+
+void MpiCommunicator::broadcast(Tensor buf, int root) {
+  require_host(buf, "broadcast");
+  AD_CHECK(root >= 0 && root < size_, "broadcast: root {} is outside [0, {})", root, size_);
+  MPI_Datatype t = mpi_type(buf.dtype);
+  for_chunks(buf.numel(), [&](int64_t off, int c) {
+    check(MPI_Bcast(at(buf.data, off, buf.dtype), c, t, root, as_comm(comm_)), "MPI_Bcast");
+  });
+}
+
+void MpiCommunicator::reduce(const Tensor& send, Tensor recv, ReduceOp op, int root) {
+  require_host(send, "reduce");
+  AD_CHECK(root >= 0 && root < size_, "reduce: root {} is outside [0, {})", root, size_);
+  bool is_root = rank_ == root;
+  if (is_root) {
+    require_host(recv, "reduce");
+    require_same_dtype(send, recv, "reduce");
+    AD_CHECK(recv.numel() == send.numel(), "reduce: recv has {} elements on the root, send has {}", recv.numel(),
+             send.numel());
+  }
+  bool in_place = is_root && send.data == recv.data;
+  MPI_Datatype t = mpi_type(send.dtype);
+  MPI_Op o = mpi_op(send.dtype, op);
+  for_chunks(send.numel(), [&](int64_t off, int c) {
+    const void* sb = in_place ? MPI_IN_PLACE : at(send.data, off, send.dtype);
+    void* rb = is_root ? at(recv.data, off, recv.dtype) : nullptr;  // ignored off the root
+    check(MPI_Reduce(sb, rb, c, t, o, root, as_comm(comm_)), "MPI_Reduce");
+  });
+}
+
+void MpiCommunicator::gather(const Tensor& send, Tensor recv, int root) {
+  require_host(send, "gather");
+  AD_CHECK(root >= 0 && root < size_, "gather: root {} is outside [0, {})", root, size_);
+  int n = block_count(send.numel(), "MPI_Gather");
+  bool is_root = rank_ == root;
+  const void* sb = send.data;
+  if (is_root) {
+    require_host(recv, "gather");
+    require_same_dtype(send, recv, "gather");
+    AD_CHECK(recv.numel() == send.numel() * size_, "gather: recv has {} elements on the root, expected {} ranks x {}",
+             recv.numel(), size_, send.numel());
+    if (send.data == at(recv.data, int64_t(n) * rank_, recv.dtype)) sb = MPI_IN_PLACE;
+  }
+  MPI_Datatype t = mpi_type(send.dtype);
+  check(MPI_Gather(sb, n, t, is_root ? recv.data : nullptr, n, t, root, as_comm(comm_)), "MPI_Gather");
+}
+
+void MpiCommunicator::scatter(const Tensor& send, Tensor recv, int root) {
+  require_host(recv, "scatter");
+  AD_CHECK(root >= 0 && root < size_, "scatter: root {} is outside [0, {})", root, size_);
+  int n = block_count(recv.numel(), "MPI_Scatter");
+  bool is_root = rank_ == root;
+  void* rb = recv.data;
+  if (is_root) {
+    require_host(send, "scatter");
+    require_same_dtype(send, recv, "scatter");
+    AD_CHECK(send.numel() == recv.numel() * size_, "scatter: send has {} elements on the root, expected {} ranks x {}",
+             send.numel(), size_, recv.numel());
+    if (recv.data == at(send.data, int64_t(n) * rank_, send.dtype)) rb = MPI_IN_PLACE;
+  }
+  MPI_Datatype t = mpi_type(recv.dtype);
+  check(MPI_Scatter(is_root ? send.data : nullptr, n, t, rb, n, t, root, as_comm(comm_)), "MPI_Scatter");
+}
+
+// Tags are not pre-checked: MPI reports a bad one (MPI_ERR_TAG) through check().
+void MpiCommunicator::send(const Tensor& buf, int peer, int tag) {
+  require_host(buf, "send");
+  AD_CHECK(peer >= 0 && peer < size_, "send: peer {} is outside [0, {})", peer, size_);
+  MPI_Datatype t = mpi_type(buf.dtype);
+  for_chunks(buf.numel(), [&](int64_t off, int c) {
+    check(MPI_Send(at(buf.data, off, buf.dtype), c, t, peer, tag, as_comm(comm_)), "MPI_Send");
+  });
+}
+
+void MpiCommunicator::recv(Tensor buf, int peer, int tag) {
+  require_host(buf, "recv");
+  AD_CHECK(peer >= 0 && peer < size_, "recv: peer {} is outside [0, {})", peer, size_);
+  MPI_Datatype t = mpi_type(buf.dtype);
+  for_chunks(buf.numel(), [&](int64_t off, int c) {
+    check(MPI_Recv(at(buf.data, off, buf.dtype), c, t, peer, tag, as_comm(comm_), MPI_STATUS_IGNORE), "MPI_Recv");
+  });
+}
+
+std::unique_ptr<CommRequest> MpiCommunicator::isend(const Tensor& buf, int peer, int tag) {
+  require_host(buf, "isend");
+  AD_CHECK(peer >= 0 && peer < size_, "isend: peer {} is outside [0, {})", peer, size_);
+  auto req = std::make_unique<MpiRequest>(this, "MPI_Wait (isend)");
+  MPI_Datatype t = mpi_type(buf.dtype);
+  // Chunks of one message keep their order: MPI does not let messages on one (peer, tag) overtake.
+  for_chunks(buf.numel(), [&](int64_t off, int c) {
+    MPI_Request r;
+    check(MPI_Isend(at(buf.data, off, buf.dtype), c, t, peer, tag, as_comm(comm_), &r), "MPI_Isend");
+    req->add(r);
+  });
+  return req;
+}
+
+std::unique_ptr<CommRequest> MpiCommunicator::irecv(Tensor buf, int peer, int tag) {
+  require_host(buf, "irecv");
+  AD_CHECK(peer >= 0 && peer < size_, "irecv: peer {} is outside [0, {})", peer, size_);
+  auto req = std::make_unique<MpiRequest>(this, "MPI_Wait (irecv)");
+  MPI_Datatype t = mpi_type(buf.dtype);
+  for_chunks(buf.numel(), [&](int64_t off, int c) {
+    MPI_Request r;
+    check(MPI_Irecv(at(buf.data, off, buf.dtype), c, t, peer, tag, as_comm(comm_), &r), "MPI_Irecv");
+    req->add(r);
+  });
+  return req;
+}
+
+void MpiCommunicator::barrier() { check(MPI_Barrier(as_comm(comm_)), "MPI_Barrier"); }
+
+// ---- raw calls for comm-bench --baseline ----
+
+void MpiCommunicator::raw_all_reduce(void* buf, int64_t count, DType t, ReduceOp op) {
+  check(MPI_Allreduce(MPI_IN_PLACE, buf, int(count), mpi_type(t), mpi_op(t, op), as_comm(comm_)), "MPI_Allreduce");
+}
+void MpiCommunicator::raw_all_gather(const void* send, void* recv, int64_t count, DType t) {
+  check(MPI_Allgather(send, int(count), mpi_type(t), recv, int(count), mpi_type(t), as_comm(comm_)), "MPI_Allgather");
+}
+void MpiCommunicator::raw_reduce_scatter(const void* send, void* recv, int64_t count, DType t, ReduceOp op) {
+  check(MPI_Reduce_scatter_block(send, recv, int(count), mpi_type(t), mpi_op(t, op), as_comm(comm_)),
+        "MPI_Reduce_scatter_block");
+}
+void MpiCommunicator::raw_broadcast(void* buf, int64_t count, DType t, int root) {
+  check(MPI_Bcast(buf, int(count), mpi_type(t), root, as_comm(comm_)), "MPI_Bcast");
+}
+void MpiCommunicator::raw_reduce(const void* send, void* recv, int64_t count, DType t, ReduceOp op, int root) {
+  check(MPI_Reduce(send, recv, int(count), mpi_type(t), mpi_op(t, op), root, as_comm(comm_)), "MPI_Reduce");
+}
+void MpiCommunicator::raw_gather(const void* send, void* recv, int64_t count, DType t, int root) {
+  check(MPI_Gather(send, int(count), mpi_type(t), recv, int(count), mpi_type(t), root, as_comm(comm_)), "MPI_Gather");
+}
+void MpiCommunicator::raw_scatter(const void* send, void* recv, int64_t count, DType t, int root) {
+  check(MPI_Scatter(send, int(count), mpi_type(t), recv, int(count), mpi_type(t), root, as_comm(comm_)),
+        "MPI_Scatter");
+}
+void MpiCommunicator::raw_send_recv(const void* send, void* recv, int64_t count, DType t, int peer, bool send_first) {
+  MPI_Comm c = as_comm(comm_);
+  if (send_first) check(MPI_Send(send, int(count), mpi_type(t), peer, 0, c), "MPI_Send");
+  check(MPI_Recv(recv, int(count), mpi_type(t), peer, 0, c, MPI_STATUS_IGNORE), "MPI_Recv");
+  if (!send_first) check(MPI_Send(send, int(count), mpi_type(t), peer, 0, c), "MPI_Send");
+}
+void MpiCommunicator::raw_isend_irecv(const void* send, void* recv, int64_t count, DType t, int peer) {
+  MPI_Comm c = as_comm(comm_);
+  MPI_Request rr, sr;
+  check(MPI_Irecv(recv, int(count), mpi_type(t), peer, 0, c, &rr), "MPI_Irecv");
+  check(MPI_Isend(send, int(count), mpi_type(t), peer, 0, c, &sr), "MPI_Isend");
+  check(MPI_Wait(&rr, MPI_STATUS_IGNORE), "MPI_Wait");
+  check(MPI_Wait(&sr, MPI_STATUS_IGNORE), "MPI_Wait");
+}
+void MpiCommunicator::raw_barrier() { check(MPI_Barrier(as_comm(comm_)), "MPI_Barrier"); }
+
+}  // namespace autodist::dist

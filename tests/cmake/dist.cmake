@@ -1,0 +1,60 @@
+# dist: the mpi Communicator unit tests (tests/mpi/*.cpp, one doctest binary run under mpirun at
+# 2, 3 and 4 ranks) and `autodist comm-bench` end to end, good and bad input.
+
+file(GLOB MPI_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/mpi/*.cpp)
+add_executable(autodist_mpi_tests ${MPI_TEST_SOURCES})
+target_link_libraries(autodist_mpi_tests PRIVATE autodist_core doctest::doctest)
+# Built by the usual `cmake --build ... --target autodist autodist_tests`.
+add_dependencies(autodist_tests autodist_mpi_tests)
+
+set(MPIRUN ${MPIEXEC_EXECUTABLE} --oversubscribe)
+
+# One rank without mpirun (a singleton world) must work too.
+add_test(NAME mpi_communicator_singleton COMMAND $<TARGET_FILE:autodist_mpi_tests>)
+set_tests_properties(mpi_communicator_singleton PROPERTIES ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 300 LABELS mpi)
+foreach(np 2 3 4)
+  add_test(NAME mpi_communicator_np${np} COMMAND ${MPIRUN} -np ${np} $<TARGET_FILE:autodist_mpi_tests>)
+  set_tests_properties(mpi_communicator_np${np} PROPERTIES ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 600
+                       PROCESSORS ${np} LABELS mpi)
+endforeach()
+
+# comm-bench: every op, checked, on 4 ranks (short sweep); 3 ranks in bf16 with max, root 2 and
+# the raw-MPI baseline (the pair ops are skipped on an odd world); one rank without mpirun.
+add_test(NAME comm_bench_all_np4
+         COMMAND ${MPIRUN} -np 4 ${AUTODIST_BIN} comm-bench --backend mpi --op all --check -b 8 -e 1M)
+add_test(NAME comm_bench_bf16_np3
+         COMMAND ${MPIRUN} -np 3 ${AUTODIST_BIN} comm-bench --op all --check --dtype bf16 --redop max --root 2
+                 -b 8 -e 64K -f 4 --iters 5 --warmup 1 --baseline)
+add_test(NAME comm_bench_singleton
+         COMMAND ${AUTODIST_BIN} comm-bench --op all_reduce,broadcast,all_gather --check -b 8 -e 64K -f 8
+                 --output-dir ${CMAKE_CURRENT_BINARY_DIR}/comm_bench_singleton)
+set_tests_properties(comm_bench_all_np4 comm_bench_bf16_np3 comm_bench_singleton PROPERTIES
+                     ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 600 FAIL_REGULAR_EXPRESSION "FAILED")
+set_tests_properties(comm_bench_all_np4 PROPERTIES PROCESSORS 4)
+set_tests_properties(comm_bench_bf16_np3 PROPERTIES PROCESSORS 3)
+
+# --check must fail the run when a result is wrong (test hook: one corrupted element per size).
+add_test(NAME comm_bench_inject_error
+         COMMAND ${EXPECT_FAIL} "Out of bounds values : [1-9][0-9]* FAILED"
+                 ${MPIRUN} -np 2 ${AUTODIST_BIN} comm-bench --op all_reduce,gather --check -b 8 -e 4K)
+set_tests_properties(comm_bench_inject_error PROPERTIES
+                     ENVIRONMENT "${MPIRUN_ENV};AUTODIST_COMM_BENCH_INJECT_ERROR=1" TIMEOUT 120 PROCESSORS 2)
+
+# Bad input: a clear message and a non-zero exit on every rank, no hang.
+function(comm_bench_bad name np regex)
+  add_test(NAME comm_bench_bad_${name}
+           COMMAND ${EXPECT_FAIL} "${regex}" ${MPIRUN} -np ${np} ${AUTODIST_BIN} comm-bench ${ARGN})
+  set_tests_properties(comm_bench_bad_${name} PROPERTIES ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 120 PROCESSORS ${np})
+endfunction()
+comm_bench_bad(unknown_op 2 "unknown op 'allreduce'" --op all_reduce,allreduce)
+comm_bench_bad(reversed_range 2 "size range reversed" -b 1M -e 8)
+comm_bench_bad(factor 2 "step factor must be an integer > 1" -f 1)
+comm_bench_bad(root 2 "--root 2 is outside \\[0, 2\\)" --op broadcast --root 2)
+comm_bench_bad(odd_sendrecv 3 "sendrecv pair rank r with rank r\\^1 and need an even number of ranks" --op sendrecv)
+comm_bench_bad(size_suffix 2 "-e '64X'" -e 64X)
+comm_bench_bad(dtype 2 "unknown dtype 'f64'" --dtype f64)
+comm_bench_bad(redop 2 "unknown reduce op 'prod'" --redop prod)
+comm_bench_bad(backend 2 "--backend 'gloo'" --backend gloo)
+if(NOT AUTODIST_CUDA)
+  comm_bench_bad(nccl_without_cuda 2 "--backend nccl needs the CUDA build" --backend nccl)
+endif()
