@@ -75,6 +75,7 @@ int run(int argc, char** argv) {
     jl.open(std::filesystem::path(ro.output_dir) / "results.jsonl", std::ios::app);
     AD_CHECK(jl.good(), "cannot write results.jsonl in --output-dir '{}'", ro.output_dir);
   }
+  eng.trace().clear();
   for (size_t start = 0; start < prompts.size(); start += static_cast<size_t>(batch)) {
     std::vector<std::vector<int32_t>> group(prompts.begin() + static_cast<std::ptrdiff_t>(start),
                                             prompts.begin() + static_cast<std::ptrdiff_t>(std::min(prompts.size(), start + batch)));
@@ -96,6 +97,10 @@ int run(int argc, char** argv) {
     log::out(fmt::format("timing: load {:.1f} ms, prefill (TTFT) {:.2f} ms, decode {} steps {:.2f} ms/step, "
                          "{:.1f} tok/s, comm {:.2f} ms\n",
                          r.load_ms, r.prefill_ms, r.decode_steps, r.ms_per_step(), tps, r.comm_ms));
+  }
+  if (eng.sp()) {  // per-rank phase table of the SP+PP run
+    auto all = trace::gather_events(eng.trace().events(), ctx->world.get());
+    if (ctx->is_root()) log::out(trace::phase_summary(all));
   }
   return 0;
 }

@@ -15,12 +15,14 @@ namespace {
 int run(int argc, char** argv) {
   RunOptions ro;
   std::string reference, dump;
+  bool check_kv = false;
   double atol = -1, rtol = -1;
   po::options_description d("verify options");
   add_run_options(d, ro);
   d.add_options()
     ("reference", po::value(&reference), "reference.safetensors (default: MODEL/reference.safetensors)")
     ("atol", po::value(&atol), "max abs logits error (default 1e-3 in f32)")
+    ("check-kv", po::bool_switch(&check_kv), "SP+PP with a sync: compare every rank's KV cache with a one-rank prefill")
     ("dump-logits", po::value(&dump), "write this run's logits as a reference file (to compare parallel runs)")
     ("rtol", po::value(&rtol), "max relative error ||d||/||ref|| per row (default 3e-2 in bf16/f16)");
   po::variables_map vm;
@@ -62,7 +64,14 @@ int run(int argc, char** argv) {
     std::vector<float> got(static_cast<size_t>((L + G) * V));
     std::vector<int32_t> rows(static_cast<size_t>(L));
     for (int64_t r = 0; r < L; ++r) rows[r] = static_cast<int32_t>(r);
-    auto pre = eng.step(prompt, {{0, 0, static_cast<int32_t>(L), 0}}, rows, StepOutput::Logits);
+    auto pre = eng.sp() ? eng.prefill_chunked(prompt, 0, true, StepOutput::Logits)
+                        : eng.step(prompt, {{0, 0, static_cast<int32_t>(L), 0}}, rows, StepOutput::Logits);
+    if (check_kv) {
+      double kd = eng.kv_diff_vs_local_prefill(prompt, 0);
+      log::out(fmt::format("prompt {} rank {}: KV cache after {} sync vs one-rank prefill: max abs diff {:.3e} {}\n", i,
+                           ctx->groups.topo.rank, ro.kv_sync, kd, kd <= 1e-4 ? "OK" : "FAILED"));
+      failures += kd > 1e-4;
+    }
     std::copy(pre.logits.begin(), pre.logits.end(), got.begin());
     for (int64_t g = 0; g < G; ++g) {
       auto dec = eng.step({greedy[g]}, {{0, static_cast<int32_t>(L + g), 1, 0}}, {0}, StepOutput::Logits);
@@ -117,6 +126,8 @@ int run(int argc, char** argv) {
   if (ctx->is_root())
     log::out(fmt::format("verify {}: {} prompts, {} failed (atol {:.1e}) [tp {} pp {} partition {}]\n", ro.model,
                          prompts, failures, atol, ro.tp, ro.pp, ro.partition));
+  if (ctx->is_root() && eng.sp())
+    log::out(fmt::format("SP+PP: chunk size {}, kv sync {}\n", ro.sp_chunk_size, ro.kv_sync));
   return failures ? 1 : 0;
 }
 

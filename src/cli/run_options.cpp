@@ -52,9 +52,19 @@ void check_run_options(RunOptions& o) {
     DType t = parse_dtype(o.dtype);
     AD_CHECK(t == DType::F32, "--dtype {}: the cpu backend computes in float32 (use --dtype f32 or auto)", o.dtype);
   }
-  AD_CHECK(o.sp_chunk_size >= 0, "--sp-chunk-size must be >= 0, got {}", o.sp_chunk_size);
-  AD_CHECK(o.sp_chunk_size == 0, "--sp-chunk-size: chunked SP+PP prefill is not implemented yet");
-  AD_CHECK(o.kv_sync.empty(), "--kv-sync needs --sp-chunk-size (chunked SP+PP prefill is not implemented yet)");
+  AD_CHECK(o.sp_chunk_size >= 0, "--sp-chunk-size must be a positive number of tokens (0: off), got {}",
+           o.sp_chunk_size);
+  if (!o.kv_sync.empty()) {
+    AD_CHECK(o.kv_sync == "pairwise" || o.kv_sync == "ring" || o.kv_sync == "none",
+             "unknown --kv-sync '{}' (expected pairwise, ring or none)", o.kv_sync);
+    if (o.sp_chunk_size == 0) o.sp_chunk_size = 128;  // --kv-sync alone turns SP+PP on
+  } else if (o.sp_chunk_size > 0) {
+    o.kv_sync = "pairwise";
+  }
+  if (o.sp_chunk_size > 0) {
+    AD_CHECK(o.pp > 1, "--sp-chunk-size/--kv-sync need --pipeline-parallel-size > 1: the chunks flow through layer stages");
+    AD_CHECK(o.tp == 1, "SP+PP prefill runs with --tensor-parallel-size 1 (got {})", o.tp);
+  }
 }
 
 static bool launched_by_mpi() {
@@ -77,6 +87,8 @@ std::unique_ptr<RunContext> setup_run(RunOptions& o) {
   eo.model_dir = o.model;
   eo.partition = o.partition;
   eo.micro_batches = o.micro_batches;
+  eo.sp_chunk = o.sp_chunk_size;
+  eo.kv_sync = o.kv_sync.empty() ? "none" : o.kv_sync;
   ctx->engine = std::make_unique<Engine>(*ctx->backend, ctx->cfg, eo, ctx->groups);
   return ctx;
 }

@@ -8,7 +8,15 @@
 
 namespace autodist::log {
 namespace {
-int g_rank = 0, g_world = 1;
+// Under mpirun/srun the launcher's environment names the rank before MPI_Init runs, so even
+// errors in option parsing say which rank saw them.
+int env_int(const char* a, const char* b, int def) {
+  const char* v = std::getenv(a);
+  if (!v) v = std::getenv(b);
+  return v ? std::atoi(v) : def;
+}
+int g_rank = env_int("OMPI_COMM_WORLD_RANK", "PMI_RANK", 0);
+int g_world = env_int("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", 1);
 Level g_level = [] {
   const char* e = std::getenv("AUTODIST_LOG");
   return e ? parse_level(e) : Level::Info;

@@ -48,7 +48,8 @@ void Stage::embed(const std::vector<int32_t>& ids, Tensor x) {
   all_reduce(x);  // each row is non-zero on exactly one tp rank
 }
 
-void Stage::forward(Tensor x, const std::vector<AttnSegment>& segs, KVCache& cache) {
+void Stage::forward(Tensor x, const std::vector<AttnSegment>& segs, KVCache& cache, int64_t l0, int64_t l1) {
+  if (l1 < 0) l1 = static_cast<int64_t>(w_.layers.size());
   const int64_t T = x.dim(0), D = c_.hidden, hd = c_.head_dim, hq = tp_.q_heads, hk = tp_.kv_heads;
   reserve(T);
   std::vector<int32_t> pos(static_cast<size_t>(T));
@@ -58,7 +59,7 @@ void Stage::forward(Tensor x, const std::vector<AttnSegment>& segs, KVCache& cac
          v = v_.t().rows(0, T), att = att_.t().rows(0, T), o = o_.t().rows(0, T), gu = gu_.t().rows(0, T),
          act = act_.t().rows(0, T);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  for (size_t l = 0; l < w_.layers.size(); ++l) {
+  for (int64_t l = l0; l < l1; ++l) {
     LayerWeights& L = w_.layers[l];
     // attention block: column-parallel qkv, local heads, row-parallel o_proj + all_reduce
     be_.rmsnorm(x, L.attn_norm.t(), static_cast<float>(c_.norm_eps), h);

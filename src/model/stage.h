@@ -27,8 +27,9 @@ class Stage {
 
   // x[T, D] = embedding rows of ids[T] (vocab-parallel: all-reduced over tp).
   void embed(const std::vector<int32_t>& ids, Tensor x);
-  // x[T, D] through this stage's layers, in place; writes the KV of each segment into cache.
-  void forward(Tensor x, const std::vector<AttnSegment>& segs, KVCache& cache);
+  // x[T, D] through this stage's layers [l0, l1) (relative; l1 < 0: to the end), in place; writes
+  // the KV of each segment into cache.
+  void forward(Tensor x, const std::vector<AttnSegment>& segs, KVCache& cache, int64_t l0 = 0, int64_t l1 = -1);
   // Final norm + lm_head on rows x[R, D]: full logits [R, vocab] on the host, on every tp rank.
   std::vector<float> logits(const Tensor& x);
   // Greedy token of each row (lowest index on ties, as torch.argmax), on every tp rank.

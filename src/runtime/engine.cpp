@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "dist/mpi_env.h"
 #include "io/safetensors.h"
 #include "model/partition.h"
 
@@ -19,8 +20,19 @@ Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, di
   AD_CHECK(cfg_.mlp == MlpKind::GatedSilu && cfg_.norm == NormKind::RMSNorm && cfg_.pos == PosKind::Rope,
            "{}: only the Llama family (RMSNorm, RoPE, gated SiLU MLP) runs in this engine", cfg_.architecture);
   TpShard tp = TpShard::make(cfg_, t.tp_rank(), t.tp);
-  auto parts = make_partition(cfg_, t.pp, opt_.partition);
-  StageRange range = parts[t.pp_rank()];
+  parts_ = make_partition(cfg_, t.pp, opt_.partition);
+  StageRange range = parts_[t.pp_rank()];
+  prefill_range_ = range;
+  trace_.set_rank(t.rank);
+  if (sp()) {
+    AD_CHECK(t.pp > 1, "--sp-chunk-size needs --pipeline-parallel-size > 1 (the chunks flow through layer stages)");
+    AD_CHECK(t.tp == 1, "SP+PP prefill runs with --tensor-parallel-size 1 (got {})", t.tp);
+    AD_CHECK(opt_.kv_sync == "pairwise" || opt_.kv_sync == "ring" || opt_.kv_sync == "none",
+             "unknown --kv-sync '{}' (expected pairwise, ring or none)", opt_.kv_sync);
+    // With a KV sync every rank decodes the whole model itself, so it holds every layer.
+    if (sp_full_model()) range = StageRange{0, cfg_.n_layers, true, true};
+  }
+  layer_offset_ = range.first;
   io::Checkpoint ck(opt_.model_dir);
   StageWeights w = load_stage_weights(be_, ck, cfg_, tp, range);
   bytes_read_ = ck.bytes_read();
@@ -31,6 +43,7 @@ Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, di
     if (std::sscanf(f, "%d:%d", &r, &st) == 2 && r == t.rank) fault_step_ = st;
   }
   stage_ = std::make_unique<Stage>(be_, cfg_, tp, range, std::move(w), groups_.tp.get());
+  if (sp_full_model()) sync_comm_ = groups_.pp->split(0, t.pp_rank());
   load_ms_ = sw.ms();
 }
 
@@ -66,7 +79,9 @@ Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vect
              s.start_pos, s.start_pos + s.len, cache_.slots, cache_.max_seq);
   if (x_.empty() || x_.t().dim(0) < T) x_ = Buffer(&be_, DType::F32, {std::max<int64_t>(T, 16), D});
   Tensor x = x_.t().rows(0, T);
-  if (t.first_stage()) {
+  const bool local = sp_full_model();  // after an SP+PP prefill with sync: decode alone, redundantly
+  const bool first = local || t.first_stage(), last = local || t.last_stage();
+  if (first) {
     stage_->embed(ids, x);
   } else {
     int64_t t0 = now_ns();
@@ -76,7 +91,7 @@ Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vect
   maybe_fault();
   stage_->forward(x, segs, cache_);
   StepResult r;
-  if (!t.last_stage()) {
+  if (!last) {
     int64_t t0 = now_ns();
     groups_.pp->send(x, t.pp_rank() + 1, 1);
     pp_comm_ns_ += now_ns() - t0;
@@ -84,7 +99,7 @@ Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vect
   if (kind == StepOutput::None) return r;
   const int64_t R = static_cast<int64_t>(out_rows.size());
   Buffer sel;
-  if (t.last_stage()) {
+  if (last) {
     sel = Buffer(&be_, DType::F32, {R, D});
     for (int64_t i = 0; i < R; ++i) be_.copy(sel.t().rows(i, 1), x.rows(out_rows[i], 1));
     if (kind == StepOutput::Greedy)
@@ -92,7 +107,7 @@ Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vect
     else
       r.logits = stage_->logits(sel.t());
   }
-  if (t.pp > 1) {  // results from the last stage to every stage
+  if (t.pp > 1 && !local) {  // results from the last stage to every stage
     int64_t t0 = now_ns();
     if (kind == StepOutput::Greedy) {
       r.tokens.resize(static_cast<size_t>(R));
@@ -107,6 +122,7 @@ Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vect
 }
 
 GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o) {
+  if (sp()) return generate_sp(prompts, o);
   AD_CHECK(!prompts.empty(), "generate: no prompts");
   AD_CHECK(o.max_output >= 1, "--max-output-length must be >= 1, got {}", o.max_output);
   AD_CHECK(o.min_output >= 0 && o.min_output <= o.max_output,

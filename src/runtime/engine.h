@@ -1,6 +1,8 @@
 // defines: EngineOptions, Engine (load this rank's stage; step, prefill/decode, generate), GenerateResult
 #pragma once
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include "io/model_config.h"
 #include "model/stage.h"
 #include "runtime/sampler.h"
+#include "trace/events.h"
 
 namespace autodist {
 
@@ -16,6 +19,8 @@ struct EngineOptions {
   std::string model_dir;
   std::string partition = "equal-layers";  // see model/partition.h
   int micro_batches = 1;
+  int sp_chunk = 0;              // > 0: chunked SP+PP prefill
+  std::string kv_sync = "none";  // pairwise | ring | none (with sp_chunk)
 };
 
 struct GenerateOptions {
@@ -78,6 +83,19 @@ class Engine {
   // Checks ids against the vocabulary and the prompt length against the context.
   void check_prompt(const std::vector<int32_t>& ids) const;
 
+  // SP+PP: the prompt cut into chunks that flow through the layer stages, then (with a kv sync)
+  // every rank gets every layer's KV and holds the whole model. Results for the last row (or all
+  // rows) on every rank. See sp_prefill.cpp.
+  bool sp() const { return opt_.sp_chunk > 0; }
+  bool sp_full_model() const { return sp() && opt_.kv_sync != "none"; }
+  StepResult prefill_chunked(const std::vector<int32_t>& prompt, int32_t slot, bool all_rows, StepOutput kind);
+  const KVCache& cache() const { return cache_; }
+  // After a synced SP+PP prefill: max |difference| between this rank's KV cache (slot) and the KV
+  // of a plain one-segment prefill of the whole model on this rank.
+  double kv_diff_vs_local_prefill(const std::vector<int32_t>& prompt, int32_t slot);
+  trace::Trace& trace() { return trace_; }
+  const StageRange& prefill_range() const { return prefill_range_; }
+
  private:
   Backend& be_;
   ModelConfig cfg_;
@@ -91,6 +109,19 @@ class Engine {
   int64_t pp_comm_ns_ = 0;
   int64_t fault_step_ = -1, forwards_ = 0;  // AUTODIST_FAULT test hook
   void maybe_fault();
+  GenerateResult generate_sp(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o);
+  void kv_sync(int32_t slot, int64_t L, const std::vector<StageRange>& parts);
+  std::vector<int32_t> pick_tokens(const Tensor& rows_x, const std::vector<int64_t>& seqs, const GenerateOptions& o,
+                                   std::vector<SequenceResult>& out, std::vector<Sampler>& samplers);
+  StageRange prefill_range_;      // layers [first, last) this rank computes in the prefill (absolute)
+  std::vector<StageRange> parts_;  // every stage's layers
+  int64_t layer_offset_ = 0;      // absolute index of the first layer the stage holds
+  trace::Trace trace_;
+  std::unique_ptr<dist::Communicator> sync_comm_;  // the pp group again, for the sync thread
+  // sync thread handshake: set when this rank's prefill layers hold the whole prompt's KV
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool own_kv_ready_ = false;
 };
 
 }  // namespace autodist
