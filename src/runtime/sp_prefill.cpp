@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "dist/mpi_env.h"
 #include "runtime/engine.h"
+#include "runtime/sequences.h"
 
 namespace autodist {
 namespace {
@@ -86,7 +87,7 @@ void Engine::kv_sync(int32_t slot, int64_t L, const std::vector<StageRange>& par
       post_block(send_q, next, true, sends);
       for (auto& p : recvs) p.req->wait();
       for (auto& p : sends) p.req->wait();
-      trace_.add("sync_round", t0, now_ns(), block_bytes(send_q) + block_bytes(recv_q), -1,
+      trace_.add("sync_round", t0, now_ns(), block_bytes(send_q), -1,
                  static_cast<int>(parts[recv_q].first), r);
     }
   }
@@ -210,10 +211,7 @@ double Engine::kv_diff_vs_local_prefill(const std::vector<int32_t>& prompt, int3
 }
 
 GenerateResult Engine::generate_sp(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o) {
-  AD_CHECK(o.max_output >= 1, "--max-output-length must be >= 1, got {}", o.max_output);
-  AD_CHECK(o.min_output >= 0 && o.min_output <= o.max_output,
-           "--min-output-length {} must be between 0 and --max-output-length {}", o.min_output, o.max_output);
-  o.sampling.validate();
+  Sequences sq(prompts, o, cfg_);
   const int64_t B = static_cast<int64_t>(prompts.size());
   int64_t longest = 0;
   for (auto& p : prompts) {
@@ -223,43 +221,17 @@ GenerateResult Engine::generate_sp(const std::vector<std::vector<int32_t>>& prom
   reserve_cache(B, longest + o.max_output);
   GenerateResult res;
   res.load_ms = load_ms_;
-  std::vector<Sampler> samplers(static_cast<size_t>(B), Sampler(o.sampling));
   stage_->reset_comm_ns();
   pp_comm_ns_ = 0;
-  // Full logits when sampling or when eos must be suppressed; greedy otherwise.
-  auto kind_for = [&](const SequenceResult& sq) {
-    bool full = !o.sampling.greedy() || (static_cast<int64_t>(sq.output.size()) < o.min_output && !cfg_.eos_ids.empty());
-    return full ? StepOutput::Logits : StepOutput::Greedy;
+  auto choose = [&](int64_t b, StepOutput kind, StepResult& r, size_t i) {
+    return kind == StepOutput::Greedy ? r.tokens[i] : sq.sample(b, r.logits.data() + i * cfg_.vocab);
   };
-  auto choose = [&](int64_t b, StepOutput kind, const StepResult& r, size_t i) {
-    if (kind == StepOutput::Greedy) return r.tokens[i];
-    std::vector<int64_t> banned;
-    if (static_cast<int64_t>(res.seqs[b].output.size()) < o.min_output) banned = cfg_.eos_ids;
-    std::vector<float> row(r.logits.begin() + static_cast<int64_t>(i) * cfg_.vocab,
-                           r.logits.begin() + static_cast<int64_t>(i + 1) * cfg_.vocab);
-    return samplers[b].sample(row.data(), cfg_.vocab, banned);
-  };
-  std::vector<bool> done(static_cast<size_t>(B), false);
-  std::vector<int32_t> len(static_cast<size_t>(B));
-  auto accept = [&](int64_t b, int32_t tok) {
-    auto& sq = res.seqs[b];
-    sq.output.push_back(tok);
-    ++len[b];
-    bool is_eos = std::find(cfg_.eos_ids.begin(), cfg_.eos_ids.end(), tok) != cfg_.eos_ids.end();
-    if (o.stop_at_eos && is_eos && static_cast<int64_t>(sq.output.size()) >= o.min_output)
-      done[b] = true, sq.stop_reason = "eos";
-    else if (static_cast<int64_t>(sq.output.size()) >= o.max_output)
-      done[b] = true, sq.stop_reason = "length";
-    else if (len[b] >= cfg_.max_position)
-      done[b] = true, sq.stop_reason = "context";
-  };
+  // Prefill: prompt by prompt, each chunked through the pipeline (and synced).
   Stopwatch sw;
   for (int64_t b = 0; b < B; ++b) {
-    res.seqs.push_back({prompts[b], {}, ""});
-    len[b] = static_cast<int32_t>(prompts[b].size());
-    StepOutput kind = kind_for(res.seqs[b]);
+    StepOutput kind = sq.needs_logits(b) ? StepOutput::Logits : StepOutput::Greedy;
     auto r = prefill_chunked(prompts[b], static_cast<int32_t>(b), false, kind);
-    accept(b, choose(b, kind, r, 0));
+    sq.accept(b, choose(b, kind, r, 0));
   }
   res.prefill_ms = sw.ms();
   res.prefill_comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;
@@ -271,24 +243,25 @@ GenerateResult Engine::generate_sp(const std::vector<std::vector<int32_t>>& prom
     std::vector<AttnSegment> segs;
     std::vector<int64_t> seqs;
     for (int64_t b = 0; b < B; ++b) {
-      if (done[b]) continue;
+      if (sq.done[b]) continue;
       int32_t row = static_cast<int32_t>(ids.size());
-      segs.push_back({static_cast<int32_t>(b), len[b] - 1, 1, row});
-      ids.push_back(res.seqs[b].output.back());
+      segs.push_back({static_cast<int32_t>(b), sq.len[b] - 1, 1, row});
+      ids.push_back(sq.seqs[b].output.back());
       rows.push_back(row);
       seqs.push_back(b);
     }
     if (ids.empty()) break;
     StepOutput kind = StepOutput::Greedy;
     for (int64_t b : seqs)
-      if (kind_for(res.seqs[b]) == StepOutput::Logits) kind = StepOutput::Logits;
+      if (sq.needs_logits(b)) kind = StepOutput::Logits;
     auto r = step(ids, segs, rows, kind);
-    for (size_t i = 0; i < seqs.size(); ++i) accept(seqs[i], choose(seqs[i], kind, r, i));
+    for (size_t i = 0; i < seqs.size(); ++i) sq.accept(seqs[i], choose(seqs[i], kind, r, i));
     ++res.decode_steps;
   }
   res.decode_ms = sw.ms();
   trace_.add("decode", t_dec0, now_ns(), 0, -1, -1, static_cast<int>(res.decode_steps));
   res.comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;
+  res.seqs = std::move(sq.seqs);
   return res;
 }
 
