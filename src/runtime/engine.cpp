@@ -10,6 +10,7 @@
 #include "dist/mpi_env.h"
 #include "io/safetensors.h"
 #include "model/partition.h"
+#include "runtime/sequences.h"
 
 namespace autodist {
 
@@ -123,12 +124,8 @@ Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vect
 
 GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o) {
   if (sp()) return generate_sp(prompts, o);
-  AD_CHECK(!prompts.empty(), "generate: no prompts");
-  AD_CHECK(o.max_output >= 1, "--max-output-length must be >= 1, got {}", o.max_output);
-  AD_CHECK(o.min_output >= 0 && o.min_output <= o.max_output,
-           "--min-output-length {} must be between 0 and --max-output-length {}", o.min_output, o.max_output);
-  o.sampling.validate();
   const auto& t = groups_.topo;
+  Sequences sq(prompts, o, cfg_);
   const int64_t B = static_cast<int64_t>(prompts.size()), D = cfg_.hidden;
   const int M = static_cast<int>(std::min<int64_t>(opt_.micro_batches, B));
   int64_t longest = 0;
@@ -139,11 +136,8 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
   reserve_cache(B, longest + o.max_output);
   GenerateResult res;
   res.load_ms = load_ms_;
-  for (int64_t b = 0; b < B; ++b) res.seqs.push_back({prompts[b], {}, ""});
-  std::vector<Sampler> samplers(static_cast<size_t>(B), Sampler(o.sampling));
-  std::vector<int32_t> len(static_cast<size_t>(B));
-  std::vector<bool> done(static_cast<size_t>(B), false);
-  for (int64_t b = 0; b < B; ++b) len[b] = static_cast<int32_t>(prompts[b].size());
+  auto& len = sq.len;
+  auto& done = sq.done;
   stage_->reset_comm_ns();
   pp_comm_ns_ = 0;
 
@@ -160,18 +154,6 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
     for (int64_t b : group[m]) rows += len[b];
     xs.emplace_back(&be_, DType::F32, Shape{std::max<int64_t>(rows, static_cast<int64_t>(group[m].size())), D});
   }
-  auto accept = [&](int64_t b, int32_t tok) {
-    auto& s = res.seqs[b];
-    s.output.push_back(tok);
-    ++len[b];
-    bool is_eos = std::find(cfg_.eos_ids.begin(), cfg_.eos_ids.end(), tok) != cfg_.eos_ids.end();
-    if (o.stop_at_eos && is_eos && static_cast<int64_t>(s.output.size()) >= o.min_output)
-      done[b] = true, s.stop_reason = "eos";
-    else if (static_cast<int64_t>(s.output.size()) >= o.max_output)
-      done[b] = true, s.stop_reason = "length";
-    else if (len[b] >= cfg_.max_position)
-      done[b] = true, s.stop_reason = "context";
-  };
   auto timed = [&](auto&& fn) {
     int64_t t0 = now_ns();
     fn();
@@ -191,7 +173,7 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
       if (step > 0 && !t.last_stage()) {
         std::vector<int32_t> toks(active.size());
         timed([&] { groups_.pp->recv(Tensor(toks.data(), DType::I32, {static_cast<int64_t>(toks.size())}), last, 2 + m); });
-        for (size_t i = 0; i < active.size(); ++i) accept(active[i], toks[i]);
+        for (size_t i = 0; i < active.size(); ++i) sq.accept(active[i], toks[i]);
         active.clear();
         for (int64_t b : group[m])
           if (!done[b]) active.push_back(b);
@@ -210,7 +192,7 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
           ids.insert(ids.end(), prompts[b].begin(), prompts[b].end());
         } else {
           segs.push_back({static_cast<int32_t>(b), len[b] - 1, 1, row});
-          ids.push_back(res.seqs[b].output.back());
+          ids.push_back(sq.seqs[b].output.back());
         }
         rows.push_back(static_cast<int32_t>(ids.size()) - 1);
       }
@@ -228,10 +210,8 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
         continue;
       }
       // Last stage: pick the next token of each active sequence, then tell the other stages.
-      bool need_full = !o.sampling.greedy();
-      for (int64_t b : active)
-        if (static_cast<int64_t>(res.seqs[b].output.size()) < o.min_output && o.stop_at_eos && !cfg_.eos_ids.empty())
-          need_full = true;
+      bool need_full = false;
+      for (int64_t b : active) need_full = need_full || sq.needs_logits(b);
       Buffer sel(&be_, DType::F32, {static_cast<int64_t>(rows.size()), D});
       for (size_t i = 0; i < rows.size(); ++i) be_.copy(sel.t().rows(static_cast<int64_t>(i), 1), x.rows(rows[i], 1));
       std::vector<int32_t> toks;
@@ -239,16 +219,11 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
         toks = stage_->greedy(sel.t());
       } else {
         std::vector<float> logits = stage_->logits(sel.t());
-        for (size_t i = 0; i < active.size(); ++i) {
-          int64_t b = active[i];
-          std::vector<int64_t> banned;
-          if (static_cast<int64_t>(res.seqs[b].output.size()) < o.min_output) banned = cfg_.eos_ids;
-          toks.push_back(samplers[b].sample(logits.data() + i * cfg_.vocab, cfg_.vocab, banned));
-        }
+        for (size_t i = 0; i < active.size(); ++i) toks.push_back(sq.sample(active[i], logits.data() + i * cfg_.vocab));
       }
       for (int s = 0; s < last; ++s)
         timed([&] { groups_.pp->send(Tensor(toks.data(), DType::I32, {static_cast<int64_t>(toks.size())}), s, 2 + m); });
-      for (size_t i = 0; i < active.size(); ++i) accept(active[i], toks[i]);
+      for (size_t i = 0; i < active.size(); ++i) sq.accept(active[i], toks[i]);
     }
     if (step == 0) {
       be_.synchronize();
@@ -265,6 +240,7 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
   be_.synchronize();
   res.decode_ms = sw.ms();
   res.comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;
+  res.seqs = std::move(sq.seqs);
   return res;
 }
 

@@ -111,8 +111,6 @@ class Engine {
   void maybe_fault();
   GenerateResult generate_sp(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o);
   void kv_sync(int32_t slot, int64_t L, const std::vector<StageRange>& parts);
-  std::vector<int32_t> pick_tokens(const Tensor& rows_x, const std::vector<int64_t>& seqs, const GenerateOptions& o,
-                                   std::vector<SequenceResult>& out, std::vector<Sampler>& samplers);
   StageRange prefill_range_;      // layers [first, last) this rank computes in the prefill (absolute)
   std::vector<StageRange> parts_;  // every stage's layers
   int64_t layer_offset_ = 0;      // absolute index of the first layer the stage holds

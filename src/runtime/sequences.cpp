@@ -1,0 +1,49 @@
+#include "runtime/sequences.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace autodist {
+
+Sequences::Sequences(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o, const ModelConfig& c)
+    : o_(o), c_(c) {
+  AD_CHECK(!prompts.empty(), "generate: no prompts");
+  AD_CHECK(o.max_output >= 1, "--max-output-length must be >= 1, got {}", o.max_output);
+  AD_CHECK(o.min_output >= 0 && o.min_output <= o.max_output,
+           "--min-output-length {} must be between 0 and --max-output-length {}", o.min_output, o.max_output);
+  o.sampling.validate();
+  for (auto& p : prompts) {
+    seqs.push_back({p, {}, ""});
+    len.push_back(static_cast<int32_t>(p.size()));
+    done.push_back(false);
+    samplers_.emplace_back(o.sampling);  // one generator each: a sequence samples alike alone or batched
+  }
+}
+
+void Sequences::accept(int64_t b, int32_t tok) {
+  auto& s = seqs[b];
+  s.output.push_back(tok);
+  ++len[b];
+  const int64_t n = static_cast<int64_t>(s.output.size());
+  bool is_eos = std::find(c_.eos_ids.begin(), c_.eos_ids.end(), tok) != c_.eos_ids.end();
+  if (o_.stop_at_eos && is_eos && n >= o_.min_output)
+    done[b] = true, s.stop_reason = "eos";
+  else if (n >= o_.max_output)
+    done[b] = true, s.stop_reason = "length";
+  else if (len[b] >= c_.max_position)
+    done[b] = true, s.stop_reason = "context";
+}
+
+bool Sequences::needs_logits(int64_t b) const {
+  bool suppress_eos = o_.stop_at_eos && !c_.eos_ids.empty() && static_cast<int64_t>(seqs[b].output.size()) < o_.min_output;
+  return !o_.sampling.greedy() || suppress_eos;
+}
+
+int32_t Sequences::sample(int64_t b, float* logits) {
+  std::vector<int64_t> banned;
+  if (static_cast<int64_t>(seqs[b].output.size()) < o_.min_output) banned = c_.eos_ids;
+  return samplers_[b].sample(logits, c_.vocab, banned);
+}
+
+}  // namespace autodist
