@@ -38,9 +38,8 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-size_t head_bytes(const ModelConfig& c, size_t bpp) {
-  return (c.hidden + (c.tie_embeddings ? 0 : c.embed_params())) * bpp;
-}
+// The last stage holds the vocabulary matrix even when it is tied: the embedding lives on stage 0.
+size_t head_bytes(const ModelConfig& c, size_t bpp) { return (c.hidden + c.embed_params()) * bpp; }
 
 std::vector<StageRange> from_counts(const ModelConfig& c, const std::vector<int64_t>& counts) {
   std::vector<StageRange> r;
