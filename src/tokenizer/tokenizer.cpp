@@ -1,0 +1,258 @@
+#include "tokenizer/tokenizer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "tokenizer/added_tokens.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/chat_template.h"
+#include "tokenizer/pretokenizer.h"
+#include "tokenizer/utf8.h"
+
+namespace autodist::tokenizer {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class TokenizerImpl {
+ public:
+  std::string file, config_file;
+  Normalizer normalizer;
+  PreTokenizer pre;
+  BpeModel bpe;
+  AddedTokens added;
+  StringIdMap added_ids;               // added token content -> id
+  std::vector<std::string> id_bytes;   // every id -> its bytes
+  std::vector<char> special;           // every id -> is a special added token
+  std::vector<int32_t> eos_ids;
+  ChatTemplate chat;
+
+  // Normalizes a piece free of raw-matched added tokens, then BPE-encodes it.
+  void encode_text(std::string_view s, bool parse_special, std::vector<int32_t>& out) const {
+    std::string norm_storage;
+    std::string_view norm = normalizer.apply(s, norm_storage);
+    std::vector<Piece> pieces;
+    added.split(norm, /*normalized=*/true, parse_special, pieces);
+    std::vector<std::string_view> words;
+    std::deque<std::string> storage;
+    for (const Piece& p : pieces) {
+      if (p.id >= 0) {
+        out.push_back(p.id);
+        continue;
+      }
+      words.clear();
+      pre.split(p.text, words, storage);
+      for (std::string_view w : words) bpe.encode_word(w, out);
+    }
+  }
+};
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  AD_CHECK(f, "cannot open {}", path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+json parse_json(const std::string& path) {
+  try {
+    return json::parse(read_file(path));
+  } catch (const json::exception& e) {
+    AD_FAIL("{}: malformed JSON: {}", path, e.what());
+  }
+}
+
+// A token given as "text" or as {"content": "text", ...} in tokenizer_config.json.
+std::string token_text(const json& j) {
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_object() && j.contains("content") && j["content"].is_string()) return j["content"].get<std::string>();
+  return "";
+}
+
+std::string chat_template_text(const json& cfg) {
+  auto it = cfg.find("chat_template");
+  if (it == cfg.end()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_array()) {  // [{"name": "default", "template": ...}, ...]
+    for (auto& t : *it)
+      if (t.value("name", "") == "default" && t.contains("template")) return t["template"].get<std::string>();
+    if (!it->empty() && (*it)[0].contains("template")) return (*it)[0]["template"].get<std::string>();
+  }
+  return "";
+}
+
+void check_decoder(const json& j, const std::string& file) {
+  if (j.is_null()) return;
+  std::string t = j.value("type", "");
+  if (t == "ByteLevel") return;
+  if (t == "Sequence") {
+    for (auto& d : j.value("decoders", json::array())) check_decoder(d, file);
+    return;
+  }
+  AD_FAIL("{}: unsupported decoder '{}' (only ByteLevel)", file, t.empty() ? j.dump() : t);
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(std::unique_ptr<TokenizerImpl> impl) : impl_(std::move(impl)) {}
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+Tokenizer::~Tokenizer() = default;
+
+Tokenizer Tokenizer::load(const std::string& path) {
+  auto impl = std::make_unique<TokenizerImpl>();
+  fs::path p(path);
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) p /= "tokenizer.json";
+  AD_CHECK(fs::is_regular_file(p, ec),
+           "tokenizer file {} not found: give a tokenizer.json or a directory holding one ('make deps' fetches "
+           "the Qwen3 and Llama 3 tokenizers into data/tokenizers/)",
+           p.string());
+  impl->file = p.string();
+  fs::path cfg = p.parent_path() / "tokenizer_config.json";
+  if (fs::is_regular_file(cfg, ec)) impl->config_file = cfg.string();
+
+  const std::string& file = impl->file;
+  json j = parse_json(file);
+  AD_CHECK(j.is_object(), "{}: not a tokenizer.json (the top level is not an object)", file);
+  AD_CHECK(j.contains("model"), "{}: not a tokenizer.json (no \"model\")", file);
+  impl->bpe = BpeModel::from_json(j["model"], file);
+  impl->normalizer = Normalizer::from_json(j.value("normalizer", json()), file);
+  AD_CHECK(j.contains("pre_tokenizer") && !j["pre_tokenizer"].is_null(),
+           "{}: no pre_tokenizer; only byte-level BPE tokenizers are supported", file);
+  impl->pre = PreTokenizer::from_json(j["pre_tokenizer"], file);
+  check_decoder(j.value("decoder", json()), file);
+
+  impl->id_bytes = impl->bpe.id_bytes();
+  for (const json& a : j.value("added_tokens", json::array())) {
+    AD_CHECK(a.is_object() && a.contains("id") && a["id"].is_number_integer() && a["id"].get<int64_t>() >= 0 &&
+                 a.contains("content") && a["content"].is_string(),
+             "{}: malformed added token {}", file, a.dump());
+    AddedToken t;
+    t.id = a["id"].get<int32_t>();
+    std::string content = a["content"].get<std::string>();
+    t.special = a.value("special", false);
+    t.lstrip = a.value("lstrip", false);
+    t.rstrip = a.value("rstrip", false);
+    t.single_word = a.value("single_word", false);
+    t.normalized = a.value("normalized", !t.special);
+    t.content = t.normalized ? impl->normalizer.apply(content) : content;
+    if (static_cast<size_t>(t.id) >= impl->id_bytes.size()) impl->id_bytes.resize(t.id + 1);
+    auto bytes = byte_level_to_bytes(content);
+    impl->id_bytes[t.id] = bytes ? *bytes : content;
+    impl->special.resize(impl->id_bytes.size());
+    impl->special[t.id] = t.special;
+    impl->added_ids[content] = t.id;
+    impl->added.add(std::move(t));
+  }
+  impl->special.resize(impl->id_bytes.size());
+
+  Tokenizer tok(std::move(impl));
+  TokenizerImpl& im = *tok.impl_;
+  std::string jinja, bos;
+  if (!im.config_file.empty()) {
+    json c = parse_json(im.config_file);
+    AD_CHECK(c.is_object(), "{}: the top level is not an object", im.config_file);
+    jinja = chat_template_text(c);
+    bos = token_text(c.value("bos_token", json()));
+    std::string eos = token_text(c.value("eos_token", json()));
+    if (!eos.empty()) {
+      int32_t id = tok.token_id(eos);
+      AD_CHECK(id >= 0, "{}: eos_token '{}' is not in the vocabulary of {}", im.config_file, eos, im.file);
+      im.eos_ids.push_back(id);
+    }
+  }
+  im.chat = ChatTemplate::detect(jinja, tok.token_id("<|im_start|>") >= 0, tok.token_id("<|start_header_id|>") >= 0,
+                                 bos);
+  return tok;
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parse_special) const {
+  size_t bad = first_invalid_utf8(text);
+  if (bad != std::string_view::npos)
+    AD_FAIL("text to encode is not valid UTF-8: byte {} of {} (0x{:02x})", bad, text.size(),
+            static_cast<uint8_t>(text[bad]));
+  std::vector<int32_t> out;
+  out.reserve(text.size() / 3 + 4);
+  std::vector<Piece> pieces;
+  impl_->added.split(text, /*normalized=*/false, parse_special, pieces);
+  for (const Piece& p : pieces) {
+    if (p.id >= 0) out.push_back(p.id);
+    else impl_->encode_text(p.text, parse_special, out);
+  }
+  return out;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {
+  std::string bytes;
+  for (int32_t id : ids) {
+    if (id < 0 || static_cast<size_t>(id) >= impl_->id_bytes.size()) continue;
+    if (skip_special && impl_->special[id]) continue;
+    bytes += impl_->id_bytes[id];
+  }
+  return utf8_lossy(bytes);
+}
+
+const std::string& Tokenizer::token_bytes(int32_t id) const {
+  static const std::string empty;
+  if (id < 0 || static_cast<size_t>(id) >= impl_->id_bytes.size()) return empty;
+  return impl_->id_bytes[id];
+}
+
+int32_t Tokenizer::token_id(std::string_view token) const {
+  auto it = impl_->added_ids.find(token);
+  if (it != impl_->added_ids.end()) return it->second;
+  auto bytes = byte_level_to_bytes(token);
+  return bytes ? impl_->bpe.id_of_bytes(*bytes) : -1;
+}
+
+size_t Tokenizer::vocab_size() const { return impl_->id_bytes.size(); }
+
+bool Tokenizer::is_special(int32_t id) const {
+  return id >= 0 && static_cast<size_t>(id) < impl_->special.size() && impl_->special[id];
+}
+
+std::vector<int32_t> Tokenizer::eos_ids_from_config() const { return impl_->eos_ids; }
+
+std::string Tokenizer::render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+  std::string source = impl_->config_file.empty() ? impl_->file + " (no tokenizer_config.json beside it)"
+                                                  : impl_->config_file;
+  return impl_->chat.render(messages, add_generation_prompt, source);
+}
+
+std::string Tokenizer::chat_end_token() const { return impl_->chat.end_token(); }
+std::string Tokenizer::chat_template_name() const { return impl_->chat.name(); }
+void Tokenizer::clear_cache() const { impl_->bpe.clear_cache(); }
+
+StreamDecoder::StreamDecoder(const Tokenizer& tok, bool skip_special) : tok_(tok), skip_special_(skip_special) {}
+
+std::string StreamDecoder::push(int32_t id) {
+  if (skip_special_ && tok_.is_special(id)) return "";
+  pending_ += tok_.token_bytes(id);
+  // Emit everything up to a trailing, still incomplete character; invalid bytes become U+FFFD now.
+  std::string out;
+  size_t i = 0;
+  while (i < pending_.size()) {
+    Utf8Step st = utf8_scan(pending_, i);
+    if (st.status == Utf8Status::Truncated) break;
+    if (st.status == Utf8Status::Valid) out.append(pending_, i, st.len);
+    else out += "\xEF\xBF\xBD";
+    i += st.len;
+  }
+  pending_.erase(0, i);
+  return out;
+}
+
+std::string StreamDecoder::flush() {
+  std::string out = utf8_lossy(pending_);
+  pending_.clear();
+  return out;
+}
+
+}  // namespace autodist::tokenizer

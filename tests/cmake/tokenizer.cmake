@@ -1,0 +1,59 @@
+# End-to-end tokenizer tests: `autodist tokenize` against HF tokenizers' outputs, and bad input.
+# The Qwen3 / Llama 3 tokenizer files come from `make deps` (scripts/fetch_tokenizers.sh); when they
+# are missing these tests fail and say so instead of passing quietly.
+set(TOK_DIR ${PROJECT_SOURCE_DIR}/data/tokenizers)
+set(TOK_DATA ${TEST_DATA}/tokenizers)
+
+# tokenizer_test(NAME TOKENIZER CMD...): runs CMD after checking that TOKENIZER/tokenizer.json exists.
+function(tokenizer_test name tok)
+  add_test(NAME ${name}
+           COMMAND sh -c "test -f \"$1/tokenizer.json\" || { echo \"$1/tokenizer.json is missing: run make deps\"; exit 1; }; shift; exec \"$@\""
+                   sh ${tok} ${ARGN})
+endfunction()
+
+foreach(name qwen3 llama3)
+  tokenizer_test(tokenize_check_${name} ${TOK_DIR}/${name}
+                 ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DIR}/${name} --check ${TOK_DATA}/${name}.jsonl)
+  set_tests_properties(tokenize_check_${name} PROPERTIES PASS_REGULAR_EXPRESSION "643/643 lines match")
+  tokenizer_test(tokenize_chat_${name} ${TOK_DIR}/${name}
+                 ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DIR}/${name} --chat-check ${TOK_DATA}/${name}_chat.json)
+  set_tests_properties(tokenize_chat_${name} PROPERTIES PASS_REGULAR_EXPRESSION "3/3 conversations match")
+endforeach()
+
+# A reference file that disagrees must fail the check, naming the line.
+tokenizer_test(tokenize_check_mismatch_fails ${TOK_DIR}/qwen3
+               ${EXPECT_FAIL} "MISMATCH line 2"
+               ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DIR}/qwen3 --check ${TOK_DATA}/bad/mismatch_qwen3.jsonl)
+
+# Bad input: a clear message and a non-zero exit, never a crash. These need no downloaded files.
+add_test(NAME tokenize_missing_file
+         COMMAND ${EXPECT_FAIL} "tokenizer file .*no_such_dir.* not found"
+                 ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/no_such_dir --text hi)
+add_test(NAME tokenize_malformed_json
+         COMMAND ${EXPECT_FAIL} "malformed.json: malformed JSON"
+                 ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/bad/malformed.json --text hi)
+add_test(NAME tokenize_unigram_refused
+         COMMAND ${EXPECT_FAIL} "unsupported tokenizer model type 'Unigram'"
+                 ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/bad/unigram.json --text hi)
+add_test(NAME tokenize_wordpiece_refused
+         COMMAND ${EXPECT_FAIL} "unsupported tokenizer model type 'WordPiece'"
+                 ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/bad/wordpiece.json --text hi)
+add_test(NAME tokenize_invalid_utf8
+         COMMAND ${EXPECT_FAIL} "not valid UTF-8: byte 16"
+                 ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/tiny --text-file ${TOK_DATA}/bad/invalid_utf8.txt)
+add_test(NAME tokenize_unknown_chat_template
+         COMMAND ${EXPECT_FAIL} "tokenizer_config.json: unknown chat template"
+                 ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/tiny --chat-check ${TOK_DATA}/qwen3_chat.json)
+add_test(NAME tokenize_no_mode
+         COMMAND ${EXPECT_FAIL} "nothing to do" ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/tiny)
+
+# The tiny tokenizer end to end: ids, decode back, special tokens parsed or not.
+add_test(NAME tokenize_tiny_text
+         COMMAND ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/tiny --text "hello world<|end|>" --decode)
+set_tests_properties(tokenize_tiny_text PROPERTIES
+                     PASS_REGULAR_EXPRESSION "^259,265,266\nhello world<\\|end\\|>\n$")
+
+# The benchmark runs (its numbers are read by people, not asserted).
+add_test(NAME tokenize_bench_smoke
+         COMMAND ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/tiny --bench ${TOK_DATA}/llama3.jsonl --seconds 0.01)
+set_tests_properties(tokenize_bench_smoke PROPERTIES PASS_REGULAR_EXPRESSION "encode warm cache: +[0-9.]+ MB/s")
