@@ -26,7 +26,8 @@ test: build
 # The main job on the embedded default: a tiny synthetic model with the real Qwen3 vocabulary.
 run: build
 	$(BIN) synth --preset tiny --out $(BUILD)/models/tiny --seed 1
-	$(BIN) generate --model $(BUILD)/models/tiny --prompt-ids 9707,11,1879,0 --max-output-length 16 \
+	$(BIN) generate --model $(BUILD)/models/tiny --tokenizer data/tokenizers/qwen3 --chat \
+	  --prompt "Explain tensor parallelism in one sentence." --max-output-length 24 --temperature 0.7 \
 	  --output-dir $(BUILD)/run
 
 bench: build

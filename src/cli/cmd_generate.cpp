@@ -8,33 +8,40 @@
 #include "cli/run_options.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "tokenizer/tokenizer.h"
 
 namespace autodist::cli {
 namespace {
 
-std::vector<std::vector<int32_t>> read_prompts_file(const std::string& path) {
+// A line of digits, commas, brackets and spaces is token ids; any other line is text.
+bool looks_like_ids(const std::string& line) {
+  return line.find_first_not_of("0123456789,[] \t\r") == std::string::npos &&
+         line.find_first_of("0123456789") != std::string::npos;
+}
+
+std::vector<std::string> read_prompt_lines(const std::string& path) {
   std::ifstream f(path);
   AD_CHECK(f.good(), "cannot open prompts file '{}'", path);
-  std::vector<std::vector<int32_t>> out;
+  std::vector<std::string> out;
   std::string line;
-  int n = 0;
-  while (std::getline(f, line)) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      out.push_back(parse_id_list(line));
-    } catch (const Error& e) {
-      AD_FAIL("{}:{}: {}", path, n, e.what());
-    }
-  }
+  while (std::getline(f, line))
+    if (line.find_first_not_of(" \t\r") != std::string::npos) out.push_back(line);
   AD_CHECK(!out.empty(), "prompts file '{}' holds no prompts", path);
   return out;
+}
+
+// The tokenizer of --tokenizer, else the model directory's tokenizer.json if there is one.
+std::unique_ptr<tokenizer::Tokenizer> find_tokenizer(const std::string& given, const std::string& model) {
+  std::string p = given;
+  if (p.empty() && std::filesystem::exists(std::filesystem::path(model) / "tokenizer.json")) p = model;
+  if (p.empty()) return nullptr;
+  return std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::load(p));
 }
 
 int run(int argc, char** argv) {
   RunOptions ro;
   GenerateOptions go;
-  std::string prompt_ids, prompts_file, prompt_text;
+  std::string prompt_ids, prompts_file, prompt_text, tokenizer_path;
   int64_t batch = 1;
   bool chat = false;
   float temperature = 0, top_p = 1;
@@ -45,6 +52,7 @@ int run(int argc, char** argv) {
     ("prompts-file", po::value(&prompts_file), "one prompt per line (token ids: 1,2,3 or [1, 2, 3])")
     ("prompt", po::value(&prompt_text), "prompt text (needs a tokenizer)")
     ("chat", po::bool_switch(&chat), "wrap the prompt in the model's chat template")
+    ("tokenizer", po::value(&tokenizer_path), "tokenizer.json or its directory (default: the model directory)")
     ("max-output-length", po::value(&go.max_output)->default_value(256), "tokens to generate at most")
     ("min-output-length", po::value(&go.min_output)->default_value(1), "eos is suppressed before this many tokens")
     ("seed", po::value(&go.sampling.seed)->default_value(1234), "sampling seed")
@@ -53,7 +61,7 @@ int run(int argc, char** argv) {
     ("top-p", po::value(&top_p)->default_value(1.0f), "1: off")
     ("batch-size", po::value(&batch)->default_value(1), "prompts decoded together");
   po::variables_map vm;
-  if (!parse_args(argc, argv, d, vm, "usage: autodist generate --model DIR (--prompt-ids 1,2,3 | --prompts-file FILE) [options]"))
+  if (!parse_args(argc, argv, d, vm, "usage: autodist generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3 | --prompts-file FILE) [options]"))
     return 0;
   go.sampling.temperature = temperature;
   go.sampling.top_p = top_p;
@@ -61,9 +69,37 @@ int run(int argc, char** argv) {
   AD_CHECK(batch >= 1, "--batch-size must be >= 1, got {}", batch);
   int given = !prompt_ids.empty() + !prompts_file.empty() + !prompt_text.empty();
   AD_CHECK(given == 1, "give exactly one of --prompt-ids, --prompts-file or --prompt");
-  AD_CHECK(prompt_text.empty() && !chat, "--prompt/--chat need the tokenizer, which this build does not have yet");
-  std::vector<std::vector<int32_t>> prompts =
-      prompt_ids.empty() ? read_prompts_file(prompts_file) : std::vector<std::vector<int32_t>>{parse_id_list(prompt_ids)};
+  auto tok = find_tokenizer(tokenizer_path, ro.model);
+  std::vector<std::string> texts;  // per prompt; empty for id prompts
+  std::vector<std::vector<int32_t>> prompts;
+  auto add_text = [&](const std::string& text) {
+    AD_CHECK(tok, "text prompts need a tokenizer: pass --tokenizer PATH (a tokenizer.json or its directory), or "
+                  "give token ids");
+    std::string rendered = chat ? tok->render_chat({{"user", text}}, true) : text;
+    texts.push_back(text);
+    prompts.push_back(tok->encode(rendered));
+    AD_CHECK(!prompts.back().empty(), "prompt '{}' encodes to no tokens", text);
+  };
+  if (!prompt_ids.empty()) {
+    AD_CHECK(!chat, "--chat needs a text prompt (--prompt or a prompts file of texts)");
+    prompts.push_back(parse_id_list(prompt_ids));
+    texts.emplace_back();
+  } else if (!prompt_text.empty()) {
+    add_text(prompt_text);
+  } else {
+    for (auto& line : read_prompt_lines(prompts_file)) {
+      if (looks_like_ids(line) && !chat) {
+        prompts.push_back(parse_id_list(line));
+        texts.emplace_back();
+      } else {
+        add_text(line);
+      }
+    }
+  }
+  if (tok) {
+    for (int32_t id : tok->eos_ids_from_config()) go.extra_eos.push_back(id);
+    if (chat && tok->token_id(tok->chat_end_token()) >= 0) go.extra_eos.push_back(tok->token_id(tok->chat_end_token()));
+  }
 
   auto ctx = setup_run(ro);
   Engine& eng = *ctx->engine;
@@ -85,11 +121,20 @@ int run(int argc, char** argv) {
       auto& s = r.seqs[i];
       log::out(fmt::format("[{}] prompt ({} tokens) -> {} tokens ({}): {}\n", start + i, s.prompt.size(),
                            s.output.size(), s.stop_reason, fmt::join(s.output, ",")));
+      std::string out_text;
+      if (tok) {
+        tokenizer::StreamDecoder dec(*tok, true);
+        for (int32_t id : s.output) out_text += dec.push(id);
+        out_text += dec.flush();
+        log::out(fmt::format("[{}] text: {}\n", start + i, out_text));
+      }
       if (jl.is_open()) {
         nlohmann::json j = {{"index", start + i},        {"prompt_ids", s.prompt},        {"output_ids", s.output},
                             {"stop_reason", s.stop_reason}, {"ttft_ms", r.ttft_ms()},      {"prefill_ms", r.prefill_ms},
                             {"decode_ms", r.decode_ms},     {"ms_per_step", r.ms_per_step()}, {"tp", ro.tp},
                             {"pp", ro.pp},                 {"batch_size", group.size()}};
+        if (tok) j["output_text"] = out_text;
+        if (!texts[start + i].empty()) j["prompt_text"] = texts[start + i];
         jl << j.dump() << "\n";
       }
     }

@@ -28,6 +28,7 @@ struct GenerateOptions {
   int64_t min_output = 1;
   SamplingOptions sampling;
   bool stop_at_eos = true;
+  std::vector<int64_t> extra_eos;  // stop tokens beyond the config's (tokenizer, chat template)
 };
 
 struct SequenceResult {

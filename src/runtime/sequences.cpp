@@ -26,7 +26,8 @@ void Sequences::accept(int64_t b, int32_t tok) {
   s.output.push_back(tok);
   ++len[b];
   const int64_t n = static_cast<int64_t>(s.output.size());
-  bool is_eos = std::find(c_.eos_ids.begin(), c_.eos_ids.end(), tok) != c_.eos_ids.end();
+  bool is_eos = std::find(c_.eos_ids.begin(), c_.eos_ids.end(), tok) != c_.eos_ids.end() ||
+                std::find(o_.extra_eos.begin(), o_.extra_eos.end(), tok) != o_.extra_eos.end();
   if (o_.stop_at_eos && is_eos && n >= o_.min_output)
     done[b] = true, s.stop_reason = "eos";
   else if (n >= o_.max_output)
@@ -36,13 +37,16 @@ void Sequences::accept(int64_t b, int32_t tok) {
 }
 
 bool Sequences::needs_logits(int64_t b) const {
-  bool suppress_eos = o_.stop_at_eos && !c_.eos_ids.empty() && static_cast<int64_t>(seqs[b].output.size()) < o_.min_output;
+  bool suppress_eos = o_.stop_at_eos && !(c_.eos_ids.empty() && o_.extra_eos.empty()) && static_cast<int64_t>(seqs[b].output.size()) < o_.min_output;
   return !o_.sampling.greedy() || suppress_eos;
 }
 
 int32_t Sequences::sample(int64_t b, float* logits) {
   std::vector<int64_t> banned;
-  if (static_cast<int64_t>(seqs[b].output.size()) < o_.min_output) banned = c_.eos_ids;
+  if (static_cast<int64_t>(seqs[b].output.size()) < o_.min_output) {
+    banned = c_.eos_ids;
+    banned.insert(banned.end(), o_.extra_eos.begin(), o_.extra_eos.end());
+  }
   return samplers_[b].sample(logits, c_.vocab, banned);
 }
 

@@ -36,3 +36,8 @@ expect_fail(bad_top_p "--top-p must be in" ${AUTODIST_BIN} generate --model ${TE
 expect_fail(bad_partition "unknown partition policy" ${AUTODIST_BIN} inspect --model ${TEST_DATA}/models/llama-tiny --pp 2 --partition foo)
 expect_fail(bad_pp_too_large "larger than the 4 layers" ${AUTODIST_BIN} inspect --model ${TEST_DATA}/models/llama-tiny --pp 5)
 expect_fail(bad_unknown_command "unknown command 'frobnicate'" ${AUTODIST_BIN} frobnicate)
+
+# Text in, text out on a synthetic model with the real Qwen3 vocabulary and tokenizer.
+add_test(NAME generate_text_chat COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/generate_text.sh ${AUTODIST_BIN}
+         ${CMAKE_SOURCE_DIR}/data/tokenizers/qwen3 ${CMAKE_CURRENT_BINARY_DIR}/tiny_text)
+set_tests_properties(generate_text_chat PROPERTIES TIMEOUT 120)
