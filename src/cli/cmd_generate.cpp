@@ -115,7 +115,17 @@ int run(int argc, char** argv) {
   for (size_t start = 0; start < prompts.size(); start += static_cast<size_t>(batch)) {
     std::vector<std::vector<int32_t>> group(prompts.begin() + static_cast<std::ptrdiff_t>(start),
                                             prompts.begin() + static_cast<std::ptrdiff_t>(std::min(prompts.size(), start + batch)));
+    // One prompt at a time streams its text as tokens arrive; a batch prints each text at the end.
+    std::unique_ptr<tokenizer::StreamDecoder> stream;
+    if (tok && group.size() == 1 && ctx->is_root()) {
+      stream = std::make_unique<tokenizer::StreamDecoder>(*tok, true);
+      log::out(fmt::format("[{}] stream: ", start));
+      go.on_token = [&](int64_t, int32_t id) { log::out(stream->push(id)); };
+    } else {
+      go.on_token = nullptr;
+    }
     GenerateResult r = eng.generate(group, go);
+    if (stream) log::out(stream->flush() + "\n");
     if (!ctx->is_root()) continue;
     for (size_t i = 0; i < r.seqs.size(); ++i) {
       auto& s = r.seqs[i];

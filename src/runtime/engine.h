@@ -1,6 +1,7 @@
 // defines: EngineOptions, Engine (load this rank's stage; step, prefill/decode, generate), GenerateResult
 #pragma once
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +30,8 @@ struct GenerateOptions {
   SamplingOptions sampling;
   bool stop_at_eos = true;
   std::vector<int64_t> extra_eos;  // stop tokens beyond the config's (tokenizer, chat template)
+  // Called on every rank as each token is accepted (sequence index, token): streaming output.
+  std::function<void(int64_t, int32_t)> on_token;
 };
 
 struct SequenceResult {

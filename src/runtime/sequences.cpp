@@ -25,6 +25,7 @@ void Sequences::accept(int64_t b, int32_t tok) {
   auto& s = seqs[b];
   s.output.push_back(tok);
   ++len[b];
+  if (o_.on_token) o_.on_token(b, tok);
   const int64_t n = static_cast<int64_t>(s.output.size());
   bool is_eos = std::find(c_.eos_ids.begin(), c_.eos_ids.end(), tok) != c_.eos_ids.end() ||
                 std::find(o_.extra_eos.begin(), o_.extra_eos.end(), tok) != o_.extra_eos.end();
