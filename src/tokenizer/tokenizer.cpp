@@ -81,8 +81,8 @@ std::string chat_template_text(const json& cfg) {
   if (it->is_string()) return it->get<std::string>();
   if (it->is_array()) {  // [{"name": "default", "template": ...}, ...]
     for (auto& t : *it)
-      if (t.value("name", "") == "default" && t.contains("template")) return t["template"].get<std::string>();
-    if (!it->empty() && (*it)[0].contains("template")) return (*it)[0]["template"].get<std::string>();
+      if (t.is_object() && t.value("name", "") == "default" && t.contains("template")) return t["template"].get<std::string>();
+    if (!it->empty() && (*it)[0].is_object() && (*it)[0].contains("template")) return (*it)[0]["template"].get<std::string>();
   }
   return "";
 }
@@ -106,6 +106,14 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::load(const std::string& path) {
+  try {
+    return load_checked(path);
+  } catch (const json::exception& e) {  // a field of the wrong type somewhere
+    AD_FAIL("tokenizer {}: unexpected content in tokenizer.json or tokenizer_config.json: {}", path, e.what());
+  }
+}
+
+Tokenizer Tokenizer::load_checked(const std::string& path) {
   auto impl = std::make_unique<TokenizerImpl>();
   fs::path p(path);
   std::error_code ec;

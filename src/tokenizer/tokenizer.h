@@ -55,6 +55,7 @@ class Tokenizer {
 
  private:
   explicit Tokenizer(std::unique_ptr<TokenizerImpl> impl);
+  static Tokenizer load_checked(const std::string& path);
   std::unique_ptr<TokenizerImpl> impl_;
 };
 

@@ -154,6 +154,9 @@ TEST_CASE("tokenizer errors: missing file, malformed JSON, other model types, in
   CHECK(write(R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "normalizer": {"type": "Lowercase"},
                   "pre_tokenizer": {"type": "ByteLevel"}})")
             .find("unsupported normalizer 'Lowercase'") != std::string::npos);
+  CHECK(write(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"},
+                  "added_tokens": [{"id": 5, "content": "<s>", "special": "yes"}]})")
+            .find("unexpected content") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
