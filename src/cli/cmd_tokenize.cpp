@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/run_options.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -23,26 +24,6 @@ std::string ids_str(const std::vector<int32_t>& ids) {
   std::string s;
   for (size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
   return s;
-}
-
-std::vector<int32_t> parse_ids(const std::string& s) {
-  std::vector<int32_t> ids;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t a = item.find_first_not_of(" \t[]"), b = item.find_last_not_of(" \t[]\r\n");
-    if (a == std::string::npos) continue;
-    item = item.substr(a, b - a + 1);
-    size_t used = 0;
-    long v = -1;
-    try {
-      v = std::stol(item, &used);
-    } catch (const std::exception&) {
-    }
-    AD_CHECK(used == item.size() && v >= 0 && v <= INT32_MAX, "--ids: '{}' is not a token id", item);
-    ids.push_back(static_cast<int32_t>(v));
-  }
-  return ids;
 }
 
 // The {"text", "ids", "decoded"} lines of a reference file such as tests/data/tokenizers/qwen3.jsonl.
@@ -244,7 +225,7 @@ int run(int argc, char** argv) {
     log::out(fmt::format("{}\n", ids_str(v)));
     if (decode) log::out(tok.decode(v) + "\n");
   }
-  if (vm.count("ids")) log::out(tok.decode(parse_ids(ids)) + "\n");
+  if (vm.count("ids")) log::out(tok.decode(parse_id_list(ids)) + "\n");
   if (vm.count("check")) rc |= check(tok, check_file);
   if (vm.count("chat-check")) rc |= chat_check(tok, chat_file);
   if (vm.count("bench")) rc |= bench(tok, bench_file, seconds);

@@ -122,24 +122,29 @@ Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vect
   return r;
 }
 
+GenerateResult Engine::begin_generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o) {
+  int64_t longest = 0;
+  for (auto& p : prompts) {
+    check_prompt(p);
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
+  }
+  reserve_cache(static_cast<int64_t>(prompts.size()), longest + o.max_output);
+  stage_->reset_comm_ns();
+  pp_comm_ns_ = 0;
+  GenerateResult res;
+  res.load_ms = load_ms_;
+  return res;
+}
+
 GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o) {
   if (sp()) return generate_sp(prompts, o);
   const auto& t = groups_.topo;
   Sequences sq(prompts, o, cfg_);
   const int64_t B = static_cast<int64_t>(prompts.size()), D = cfg_.hidden;
   const int M = static_cast<int>(std::min<int64_t>(opt_.micro_batches, B));
-  int64_t longest = 0;
-  for (auto& p : prompts) {
-    check_prompt(p);
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
-  }
-  reserve_cache(B, longest + o.max_output);
-  GenerateResult res;
-  res.load_ms = load_ms_;
+  GenerateResult res = begin_generate(prompts, o);
   auto& len = sq.len;
   auto& done = sq.done;
-  stage_->reset_comm_ns();
-  pp_comm_ns_ = 0;
 
   // Micro-batch m holds sequences m, m+M, m+2M, ... Every rank walks the same (step, micro-batch)
   // order; the pipeline overlaps because a stage sends micro-batch m on and starts m+1 while the

@@ -113,6 +113,8 @@ class Engine {
   int64_t pp_comm_ns_ = 0;
   int64_t fault_step_ = -1, forwards_ = 0;  // AUTODIST_FAULT test hook
   void maybe_fault();
+  // Checks the prompts, sizes the KV cache, resets the communication counters.
+  GenerateResult begin_generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o);
   GenerateResult generate_sp(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o);
   void kv_sync(int32_t slot, int64_t L, const std::vector<StageRange>& parts);
   StageRange prefill_range_;      // layers [first, last) this rank computes in the prefill (absolute)

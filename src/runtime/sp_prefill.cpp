@@ -213,16 +213,7 @@ double Engine::kv_diff_vs_local_prefill(const std::vector<int32_t>& prompt, int3
 GenerateResult Engine::generate_sp(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o) {
   Sequences sq(prompts, o, cfg_);
   const int64_t B = static_cast<int64_t>(prompts.size());
-  int64_t longest = 0;
-  for (auto& p : prompts) {
-    check_prompt(p);
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
-  }
-  reserve_cache(B, longest + o.max_output);
-  GenerateResult res;
-  res.load_ms = load_ms_;
-  stage_->reset_comm_ns();
-  pp_comm_ns_ = 0;
+  GenerateResult res = begin_generate(prompts, o);
   auto choose = [&](int64_t b, StepOutput kind, StepResult& r, size_t i) {
     return kind == StepOutput::Greedy ? r.tokens[i] : sq.sample(b, r.logits.data() + i * cfg_.vocab);
   };
