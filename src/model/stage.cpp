@@ -50,7 +50,7 @@ void Stage::embed(const std::vector<int32_t>& ids, Tensor x) {
 
 void Stage::forward(Tensor x, const std::vector<AttnSegment>& segs, KVCache& cache, int64_t l0, int64_t l1) {
   if (l1 < 0) l1 = static_cast<int64_t>(w_.layers.size());
-  const int64_t T = x.dim(0), D = c_.hidden, hd = c_.head_dim, hq = tp_.q_heads, hk = tp_.kv_heads;
+  const int64_t T = x.dim(0), hd = c_.head_dim, hq = tp_.q_heads, hk = tp_.kv_heads;
   reserve(T);
   std::vector<int32_t> pos(static_cast<size_t>(T));
   for (auto& s : segs)
@@ -84,7 +84,6 @@ void Stage::forward(Tensor x, const std::vector<AttnSegment>& segs, KVCache& cac
     all_reduce(o);
     be_.add(x, o);
   }
-  (void)D;
 }
 
 Tensor Stage::local_logits(const Tensor& x) {

@@ -53,6 +53,14 @@ void Engine::maybe_fault() {
     AD_FAIL("injected fault (AUTODIST_FAULT) in forward pass {} on rank {}", fault_step_, groups_.topo.rank);
 }
 
+Tensor Engine::select_rows(const Tensor& x, const std::vector<int32_t>& rows) {
+  const int64_t R = static_cast<int64_t>(rows.size());
+  if (sel_.empty() || sel_.t().dim(0) < R) sel_ = Buffer(&be_, DType::F32, {std::max<int64_t>(R, 16), cfg_.hidden});
+  Tensor out = sel_.t().rows(0, R);
+  for (int64_t i = 0; i < R; ++i) be_.copy(out.rows(i, 1), x.rows(rows[i], 1));
+  return out;
+}
+
 void Engine::check_prompt(const std::vector<int32_t>& ids) const {
   AD_CHECK(!ids.empty(), "empty prompt: give at least one token");
   for (int32_t id : ids)
@@ -99,14 +107,12 @@ Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vect
   }
   if (kind == StepOutput::None) return r;
   const int64_t R = static_cast<int64_t>(out_rows.size());
-  Buffer sel;
   if (last) {
-    sel = Buffer(&be_, DType::F32, {R, D});
-    for (int64_t i = 0; i < R; ++i) be_.copy(sel.t().rows(i, 1), x.rows(out_rows[i], 1));
+    Tensor sel = select_rows(x, out_rows);
     if (kind == StepOutput::Greedy)
-      r.tokens = stage_->greedy(sel.t());
+      r.tokens = stage_->greedy(sel);
     else
-      r.logits = stage_->logits(sel.t());
+      r.logits = stage_->logits(sel);
   }
   if (t.pp > 1 && !local) {  // results from the last stage to every stage
     int64_t t0 = now_ns();
@@ -217,13 +223,12 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
       // Last stage: pick the next token of each active sequence, then tell the other stages.
       bool need_full = false;
       for (int64_t b : active) need_full = need_full || sq.needs_logits(b);
-      Buffer sel(&be_, DType::F32, {static_cast<int64_t>(rows.size()), D});
-      for (size_t i = 0; i < rows.size(); ++i) be_.copy(sel.t().rows(static_cast<int64_t>(i), 1), x.rows(rows[i], 1));
+      Tensor sel = select_rows(x, rows);
       std::vector<int32_t> toks;
       if (!need_full) {
-        toks = stage_->greedy(sel.t());
+        toks = stage_->greedy(sel);
       } else {
-        std::vector<float> logits = stage_->logits(sel.t());
+        std::vector<float> logits = stage_->logits(sel);
         for (size_t i = 0; i < active.size(); ++i) toks.push_back(sq.sample(active[i], logits.data() + i * cfg_.vocab));
       }
       for (int s = 0; s < last; ++s)

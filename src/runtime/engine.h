@@ -107,7 +107,9 @@ class Engine {
   dist::ParallelGroups& groups_;
   std::unique_ptr<Stage> stage_;
   KVCache cache_;
-  Buffer x_;  // [T, D] activations of the current step
+  Buffer x_;    // [T, D] activations of the current step
+  Buffer sel_;  // [R, D] rows whose next token is wanted (reused: no allocation per step)
+  Tensor select_rows(const Tensor& x, const std::vector<int32_t>& rows);
   double load_ms_ = 0;
   size_t bytes_read_ = 0;
   int64_t pp_comm_ns_ = 0;

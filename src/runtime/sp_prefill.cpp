@@ -148,13 +148,12 @@ Engine::StepResult Engine::prefill_chunked(const std::vector<int32_t>& prompt, i
     else if (c == nc - 1)
       rows.push_back(static_cast<int32_t>(n - 1));
     if (rows.empty() || kind == StepOutput::None) continue;
-    Buffer sel(&be_, DType::F32, {static_cast<int64_t>(rows.size()), D});
-    for (size_t i = 0; i < rows.size(); ++i) be_.copy(sel.t().rows(static_cast<int64_t>(i), 1), x.rows(rows[i], 1));
+    Tensor sel = select_rows(x, rows);
     if (kind == StepOutput::Greedy) {
-      auto tk = stage_->greedy(sel.t());
+      auto tk = stage_->greedy(sel);
       r.tokens.insert(r.tokens.end(), tk.begin(), tk.end());
     } else {
-      auto lg = stage_->logits(sel.t());
+      auto lg = stage_->logits(sel);
       r.logits.insert(r.logits.end(), lg.begin(), lg.end());
     }
   }
