@@ -185,23 +185,35 @@ void Checkpoint::read_f32(const std::string& name, Slice s, float* dst) const {
   bytes_read_ += static_cast<size_t>(rows * n) * es;
 }
 
-void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+std::string safetensors_header(const std::vector<TensorInfo>& tensors,
+                               const std::map<std::string, std::string>& metadata) {
   json h = json::object();
   if (!metadata.empty()) h["__metadata__"] = metadata;
   size_t off = 0;
-  for (auto& nt : tensors) {
-    std::vector<int64_t> shape(nt.tensor.shape.d.begin(), nt.tensor.shape.d.begin() + nt.tensor.ndim());
-    h[nt.name] = {{"dtype", safetensors_name(nt.tensor.dtype)}, {"shape", shape},
-                  {"data_offsets", {off, off + nt.tensor.nbytes()}}};
-    off += nt.tensor.nbytes();
+  for (auto& t : tensors) {
+    h[t.name] = {{"dtype", safetensors_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.nbytes}}};
+    off += t.nbytes;
   }
   std::string hs = h.dump();
   while ((hs.size() + 8) % 8) hs.push_back(' ');
+  uint64_t hlen = hs.size();
+  return std::string(reinterpret_cast<const char*>(&hlen), 8) + hs;
+}
+
+void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorInfo> infos;
+  for (auto& nt : tensors) {
+    TensorInfo t;
+    t.name = nt.name;
+    t.dtype = nt.tensor.dtype;
+    t.shape.assign(nt.tensor.shape.d.begin(), nt.tensor.shape.d.begin() + nt.tensor.ndim());
+    t.nbytes = nt.tensor.nbytes();
+    infos.push_back(std::move(t));
+  }
+  std::string hs = safetensors_header(infos, metadata);
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   AD_CHECK(f.good(), "cannot write {}", path);
-  uint64_t hlen = hs.size();
-  f.write(reinterpret_cast<const char*>(&hlen), 8);
   f.write(hs.data(), static_cast<std::streamsize>(hs.size()));
   for (auto& nt : tensors) f.write(static_cast<const char*>(nt.tensor.data), static_cast<std::streamsize>(nt.tensor.nbytes()));
   f.close();

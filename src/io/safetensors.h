@@ -40,6 +40,9 @@ class SafetensorsFile {
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const uint8_t* data(const TensorInfo& t) const { return data_ + t.offset; }
+  // The whole mapped file (header included), e.g. to checksum it.
+  const uint8_t* bytes() const { return map_; }
+  size_t size() const { return map_size_; }
 
  private:
   std::string path_;
@@ -86,6 +89,10 @@ struct NamedTensor {
   std::string name;
   Tensor tensor;  // host memory
 };
+// The 8-byte length + JSON header (padded to 8 bytes) of a file holding `tensors` back to back in
+// the given order (offsets are recomputed).
+std::string safetensors_header(const std::vector<TensorInfo>& tensors,
+                               const std::map<std::string, std::string>& metadata = {});
 // Writes a .safetensors file (header padded to 8 bytes), tensors in the given order.
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});

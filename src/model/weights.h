@@ -1,5 +1,7 @@
-// defines: LayerWeights, StageWeights, load_stage_weights (this rank's slices, fused and converted)
+// defines: LayerWeights, StageWeights, WeightSource, load_stage_weights (this rank's slices, fused and
+//          converted, from the shard cache or the checkpoint), shard_plan
 #pragma once
+#include <string>
 #include <vector>
 
 #include "backend/backend.h"
@@ -35,7 +37,39 @@ struct StageRange {
   bool has_embed = true, has_head = true;
 };
 
-StageWeights load_stage_weights(Backend& be, const io::Checkpoint& ck, const ModelConfig& c, const TpShard& tp,
-                                const StageRange& range);
+// One tensor a rank holds: its name in the shard ("layers.3.qkv"), shape, storage dtype, and the
+// checkpoint slices whose rows it concatenates (rows past them are zero: vocab padding).
+struct ShardTensor {
+  struct Part {
+    std::string src;
+    std::vector<int64_t> src_shape;  // what the config implies for the whole checkpoint tensor
+    io::Slice slice;
+  };
+  std::string name;
+  std::vector<int64_t> shape;
+  DType dtype = DType::F32;
+  std::vector<Part> parts;
+  size_t nbytes() const;
+};
+
+// Matrices (embedding, projections, lm_head) are stored in `dtype`; vectors (norms, biases) in f32.
+std::vector<ShardTensor> shard_plan(const ModelConfig& c, const TpShard& tp, const StageRange& range, DType dtype);
+
+struct WeightSource {
+  std::string model_dir;
+  DType dtype = DType::F32;
+  std::string cache_dir;  // empty: always slice the checkpoint
+  std::string layout;     // the cache's layout directory name (tp, pp, partition, dtype, version)
+  std::string layout_desc;  // JSON written to layout.json (for `autodist cache list`)
+  int rank = 0;           // world rank: the cache file's name
+};
+
+struct LoadReport {
+  std::string source;  // "checkpoint" or "cache"
+  size_t bytes_read = 0;
+};
+
+StageWeights load_stage_weights(Backend& be, const WeightSource& src, const ModelConfig& c, const TpShard& tp,
+                                const StageRange& range, LoadReport* report = nullptr);
 
 }  // namespace autodist

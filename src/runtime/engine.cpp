@@ -1,6 +1,8 @@
 #include "runtime/engine.h"
 
 #include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
 #include <cstdio>
 #include <cstdlib>
 
@@ -34,11 +36,37 @@ Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, di
     if (sp_full_model()) range = StageRange{0, cfg_.n_layers, true, true};
   }
   layer_offset_ = range.first;
-  io::Checkpoint ck(opt_.model_dir);
-  StageWeights w = load_stage_weights(be_, ck, cfg_, tp, range);
-  bytes_read_ = ck.bytes_read();
-  log::info("stage {} layers [{}, {}) tp {}/{}: {:.2f} MB of weights, {:.2f} MB read from the checkpoint in {:.0f} ms",
-            t.pp_rank(), range.first, range.last, t.tp_rank(), t.tp, w.bytes / 1e6, bytes_read_ / 1e6, sw.ms());
+  WeightSource src;
+  src.model_dir = opt_.model_dir;
+  src.dtype = opt_.weight_dtype;
+  src.cache_dir = opt_.cache_dir;
+  src.rank = t.rank;
+  if (!src.cache_dir.empty()) {
+    // Everything that changes what a rank holds names the layout directory.
+    std::string part = opt_.partition;
+    for (char& ch : part)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-') ch = '_';
+    src.layout = fmt::format("tp{}-pp{}-{}-{}{}-v{}", t.tp, t.pp, part, dtype_name(opt_.weight_dtype),
+                             sp_full_model() ? "-full" : "", AUTODIST_VERSION);
+    src.layout_desc = nlohmann::json{{"model", opt_.model_dir},
+                                     {"tp", t.tp},
+                                     {"pp", t.pp},
+                                     {"partition", opt_.partition},
+                                     {"dtype", dtype_name(opt_.weight_dtype)},
+                                     {"full_model_per_rank", sp_full_model()},
+                                     {"tool", "autodist " AUTODIST_VERSION " (" AUTODIST_GIT_REV ")"}}
+                          .dump();
+  }
+  LoadReport rep;
+  StageWeights w = load_stage_weights(be_, src, cfg_, tp, range, &rep);
+  bytes_read_ = rep.bytes_read;
+  load_source_ = rep.source;
+  // Bytes per source are spelled out so tests and users can see that a cached run skips the checkpoint.
+  const bool cached = rep.source == "cache";
+  log::info("stage {} layers [{}, {}) tp {}/{}: {:.2f} MB of weights in {:.0f} ms; read {} bytes from the "
+            "checkpoint, {} bytes from the shard cache",
+            t.pp_rank(), range.first, range.last, t.tp_rank(), t.tp, w.bytes / 1e6, sw.ms(), cached ? 0 : bytes_read_,
+            cached ? bytes_read_ : 0);
   if (const char* f = std::getenv("AUTODIST_FAULT")) {  // test hook: "RANK:STEP" throws on that rank
     int r = -1, st = -1;
     if (std::sscanf(f, "%d:%d", &r, &st) == 2 && r == t.rank) fault_step_ = st;

@@ -22,6 +22,8 @@ struct EngineOptions {
   int micro_batches = 1;
   int sp_chunk = 0;              // > 0: chunked SP+PP prefill
   std::string kv_sync = "none";  // pairwise | ring | none (with sp_chunk)
+  DType weight_dtype = DType::F32;  // storage of the weight matrices (math is f32 on the cpu backend)
+  std::string cache_dir;            // shard cache (empty: slice the checkpoint every run)
 };
 
 struct GenerateOptions {
@@ -68,6 +70,7 @@ class Engine {
   Stage& stage() { return *stage_; }
   double load_ms() const { return load_ms_; }
   size_t bytes_read() const { return bytes_read_; }
+  const std::string& load_source() const { return load_source_; }  // "checkpoint" or "cache"
 
   // KV cache for `slots` sequences of up to max_seq positions (reallocated only when it grows).
   void reserve_cache(int64_t slots, int64_t max_seq);
@@ -112,6 +115,7 @@ class Engine {
   Tensor select_rows(const Tensor& x, const std::vector<int32_t>& rows);
   double load_ms_ = 0;
   size_t bytes_read_ = 0;
+  std::string load_source_;
   int64_t pp_comm_ns_ = 0;
   int64_t fault_step_ = -1, forwards_ = 0;  // AUTODIST_FAULT test hook
   void maybe_fault();
