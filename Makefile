@@ -6,7 +6,7 @@ BIN := $(BUILD)/autodist
 export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 
-.PHONY: all deps build test run bench clean
+.PHONY: all deps build test run bench report clean
 
 all: build
 
@@ -33,6 +33,11 @@ run: build
 bench: build
 	$(BIN) synth --preset qwen3-0.6b --out $(BUILD)/models/qwen3-0.6b --seed 1 --dtype bf16
 	$(BIN) bench --model $(BUILD)/models/qwen3-0.6b --prompt-len 128 --output-len 16
+
+# Renders DIR/trace.h5 into notebooks_out/<name of DIR>/ (index.html + PNGs). REPORT_OUT overrides.
+report:
+	@test -n "$(DIR)" || { echo "usage: make report DIR=<folder with trace.h5> [REPORT_OUT=...]"; exit 2; }
+	tests/sweep/py.sh experiments/report.py --trace $(DIR) $(if $(REPORT_OUT),--out $(REPORT_OUT))
 
 clean:
 	rm -rf $(BUILD)

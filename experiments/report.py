@@ -451,14 +451,19 @@ def plot_timeline(run, out_png):
 # ---------------------------------------------------------------------------------------------------- decode
 
 
+def _model_name(r):
+    return os.path.basename(str(r.a("model", "")).rstrip("/"))
+
+
 def _series_key(r, vary_out):
-    k = (r.i("prompt_len"), r.i("batch_size"))
+    # The model leads the key so that runs of different models never share a bar.
+    k = (_model_name(r), r.i("prompt_len"), r.i("batch_size"))
     return k + ((r.i("output_len"),) if vary_out else ())
 
 
 def _series_label(k):
-    s = f"prompt_len={k[0]}, batch={k[1]}"
-    return s + (f", output_len={k[2]}" if len(k) > 2 else "")
+    s = (f"{k[0]}: " if k[0] else "") + f"prompt_len={k[1]}, batch={k[2]}"
+    return s + (f", output_len={k[3]}" if len(k) > 3 else "")
 
 
 def plot_decode(runs, out_png):
@@ -513,13 +518,14 @@ def plot_sp(runs, out_png):
     vary_pp = len({r.i("pp") for r in runs}) > 1
     vary_L = len({r.i("prompt_len") for r in runs}) > 1
     vary_b = len({r.i("batch_size") for r in runs}) > 1
+    vary_m = len({_model_name(r) for r in runs}) > 1
 
     def key(r):
         return (r.a("kv_sync", "none"), r.i("pp") if vary_pp else None, r.i("prompt_len") if vary_L else None,
-                r.i("batch_size") if vary_b else None)
+                r.i("batch_size") if vary_b else None, _model_name(r) if vary_m else None)
 
     def label(k):
-        s = f"kv_sync={k[0]}"
+        s = (f"{k[4]}: " if k[4] is not None else "") + f"kv_sync={k[0]}"
         if k[1] is not None:
             s += f", pp={k[1]}"
         if k[2] is not None:

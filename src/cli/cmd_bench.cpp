@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/run_options.h"
+#include "cli/run_trace.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -27,6 +28,7 @@ int run(int argc, char** argv) {
     return 0;
   AD_CHECK(prompt_len >= 1 && output_len >= 1 && batch >= 1 && iters >= 1 && warmup >= 0,
            "--prompt-len, --output-len, --batch-size and --iters must be >= 1");
+  if (!ro.output_dir.empty()) check_output_dir(ro.output_dir);
   auto ctx = setup_run(ro);
   std::mt19937 rng(7);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(std::min<int64_t>(ctx->cfg.vocab, 32000) - 1));
@@ -37,9 +39,23 @@ int run(int argc, char** argv) {
   go.max_output = go.min_output = output_len;
   go.stop_at_eos = false;
   GenerateResult best;
+  std::vector<trace::Event> best_events;
+  const auto load_events = ctx->engine->trace().events();
   for (int i = 0; i < warmup + iters; ++i) {
+    ctx->engine->trace().clear();
     GenerateResult r = ctx->engine->generate(prompts, go);
-    if (i >= warmup && (i == warmup || r.prefill_ms + r.decode_ms < best.prefill_ms + best.decode_ms)) best = r;
+    if (i >= warmup && (i == warmup || r.prefill_ms + r.decode_ms < best.prefill_ms + best.decode_ms)) {
+      best = r;
+      best_events = load_events;
+      for (auto& e : ctx->engine->trace().events()) best_events.push_back(e);
+    }
+  }
+  if (!ro.output_dir.empty()) {
+    auto rec = engine_run_record("bench", fmt::format("bench_tp{}_pp{}_b{}_L{}_N{}", ro.tp, ro.pp, batch, prompt_len, output_len),
+                                 ro, *ctx, argv_string(argc, argv), 7, batch, prompt_len, output_len);
+    auto m = metrics_of(ctx->groups.topo.rank, best, ctx->engine->load_ms(), ctx->engine->bytes_read(), best_events);
+    write_run_trace(std::move(rec), best_events, &m, ctx->backend->name(), ctx->world.get(), ro.output_dir,
+                    ro.chrome_trace);
   }
   if (ctx->is_root()) {
     double tps = best.decode_ms > 0 ? batch * best.decode_steps / (best.decode_ms / 1e3) : 0;

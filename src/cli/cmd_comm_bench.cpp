@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/run_trace.h"
+#include "trace/h5.h"
 #include "cli/run_guard.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -156,7 +158,41 @@ int cmd_comm_bench(int argc, char** argv) {
   if (root0) {
     if (reports.size() > 1)
       log::out(fmt::format("#\n# Total out of bounds values : {} {}\n", wrong, wrong ? "FAILED" : "OK"));
-    if (vm.count("output-dir")) write_csv(vm["output-dir"].as<std::string>(), reports, backend, env.world());
+    if (vm.count("output-dir")) {
+      const std::string dir = vm["output-dir"].as<std::string>();
+      write_csv(dir, reports, backend, env.world());
+      // The same rows as a run of trace.h5 (docs/trace-format.md), next to the engine's runs.
+      trace::RunRecord rec;
+      nlohmann::json cfg;
+      for (auto& [k, v] : vm)
+        if (k != "output-dir") {
+          auto& a = v.value();
+          if (auto* str = boost::any_cast<std::string>(&a)) cfg[k] = *str;
+          else if (auto* i = boost::any_cast<int>(&a)) cfg[k] = *i;
+          else if (auto* l = boost::any_cast<int64_t>(&a)) cfg[k] = *l;
+          else if (auto* b = boost::any_cast<bool>(&a)) cfg[k] = *b;
+        }
+      rec.set("command", std::string("comm-bench"));
+      rec.set("name", fmt::format("comm-bench_{}_{}ranks", backend, env.world()));
+      rec.set("status", std::string(wrong ? "failed" : "ok"));
+      rec.set("reason", wrong ? fmt::format("{} wrong elements", wrong) : std::string());
+      rec.set("argv", cli::argv_string(argc, argv));
+      rec.set("config_json", cfg.dump());
+      rec.set("git_revision", std::string(AUTODIST_GIT_REV));
+      rec.set("world", static_cast<int64_t>(env.world()));
+      rec.set("comm", backend);
+      rec.set("dtype", std::string(dtype_name(o.dtype)));
+      rec.set("op", vm["op"].as<std::string>());
+      std::string hosts;
+      for (auto& r : ranks) hosts += (hosts.empty() ? "" : ";") + r;
+      rec.set("hosts", hosts);
+      rec.has_comm = true;
+      for (auto& rep : reports)
+        for (auto& r : rep.rows)
+          rec.comm.push_back({r.op, r.bytes, r.count, dtype_name(r.dtype), r.time_us, r.algbw, r.busbw, r.wrong});
+      auto g = trace::append_run((std::filesystem::path(dir) / "trace.h5").string(), rec);
+      log::info("trace: run {} appended to {}/trace.h5", g, dir);
+    }
   }
   if (wrong) {
     if (root0) log::error("comm-bench --check: {} wrong elements (summed over ranks)", wrong);

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/run_options.h"
+#include "cli/run_trace.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "tokenizer/tokenizer.h"
@@ -101,6 +102,7 @@ int run(int argc, char** argv) {
     if (chat && tok->token_id(tok->chat_end_token()) >= 0) go.extra_eos.push_back(tok->token_id(tok->chat_end_token()));
   }
 
+  if (!ro.output_dir.empty()) check_output_dir(ro.output_dir);
   auto ctx = setup_run(ro);
   Engine& eng = *ctx->engine;
   for (auto& p : prompts) eng.check_prompt(p);
@@ -111,7 +113,8 @@ int run(int argc, char** argv) {
     jl.open(std::filesystem::path(ro.output_dir) / "results.jsonl", std::ios::app);
     AD_CHECK(jl.good(), "cannot write results.jsonl in --output-dir '{}'", ro.output_dir);
   }
-  eng.trace().clear();
+  GenerateResult acc;  // over all batches, for the trace's metrics
+  double first_ttft = -1;
   for (size_t start = 0; start < prompts.size(); start += static_cast<size_t>(batch)) {
     std::vector<std::vector<int32_t>> group(prompts.begin() + static_cast<std::ptrdiff_t>(start),
                                             prompts.begin() + static_cast<std::ptrdiff_t>(std::min(prompts.size(), start + batch)));
@@ -126,6 +129,11 @@ int run(int argc, char** argv) {
     }
     GenerateResult r = eng.generate(group, go);
     if (stream) log::out(stream->flush() + "\n");
+    if (first_ttft < 0) first_ttft = r.ttft_ms();
+    acc.prefill_ms += r.prefill_ms;
+    acc.decode_ms += r.decode_ms;
+    acc.decode_steps += r.decode_steps;
+    acc.seqs.insert(acc.seqs.end(), r.seqs.begin(), r.seqs.end());
     if (!ctx->is_root()) continue;
     for (size_t i = 0; i < r.seqs.size(); ++i) {
       auto& s = r.seqs[i];
@@ -156,6 +164,17 @@ int run(int argc, char** argv) {
   if (eng.sp()) {  // per-rank phase table of the SP+PP run
     auto all = trace::gather_events(eng.trace().events(), ctx->world.get());
     if (ctx->is_root()) log::out(trace::phase_summary(all));
+  }
+  if (!ro.output_dir.empty()) {
+    auto rec = engine_run_record("generate", fmt::format("generate_tp{}_pp{}", ro.tp, ro.pp), ro, *ctx,
+                                 argv_string(argc, argv), go.sampling.seed, batch,
+                                 static_cast<int64_t>(prompts[0].size()), go.max_output);
+    auto ev = eng.trace().events();
+    auto m = metrics_of(ctx->groups.topo.rank, acc, eng.load_ms(), eng.bytes_read(), ev);
+    m.ttft_ms = first_ttft;
+    auto g = write_run_trace(std::move(rec), ev, &m, ctx->backend->name(), ctx->world.get(), ro.output_dir,
+                             ro.chrome_trace);
+    if (ctx->is_root()) log::info("trace: run {} appended to {}/trace.h5", g, ro.output_dir);
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/run_options.h"
+#include "cli/run_trace.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "io/safetensors.h"
@@ -128,6 +129,15 @@ int run(int argc, char** argv) {
                          prompts, failures, atol, ro.tp, ro.pp, ro.partition));
   if (ctx->is_root() && eng.sp())
     log::out(fmt::format("SP+PP: chunk size {}, kv sync {}\n", ro.sp_chunk_size, ro.kv_sync));
+  if (!ro.output_dir.empty()) {  // events only (load, forward steps): verify times nothing else
+    auto rec = engine_run_record("verify", fmt::format("verify_tp{}_pp{}", ro.tp, ro.pp), ro, *ctx,
+                                 argv_string(argc, argv), 0, 1, 0, 0);
+    rec.set("status", std::string(failures ? "failed" : "ok"));
+    rec.set("reason", failures ? fmt::format("{} of {} prompts outside atol {:.1e}", failures, prompts, atol)
+                               : std::string());
+    write_run_trace(std::move(rec), eng.trace().events(), nullptr, ctx->backend->name(), ctx->world.get(),
+                    ro.output_dir, ro.chrome_trace);
+  }
   return failures ? 1 : 0;
 }
 

@@ -70,10 +70,12 @@ static bool launched_by_mpi() {
   return false;
 }
 
-std::unique_ptr<RunContext> setup_run(RunOptions& o) {
+std::unique_ptr<RunContext> setup_run(RunOptions& o, std::unique_ptr<dist::Communicator> world) {
   check_run_options(o);
   auto ctx = std::make_unique<RunContext>();
-  if (launched_by_mpi() || o.tp * o.pp > 1) {
+  if (world) {
+    ctx->world = std::move(world);
+  } else if (launched_by_mpi() || o.tp * o.pp > 1) {
     dist::MpiEnv::init();
     ctx->world = dist::make_mpi_world_communicator();
   }
@@ -95,13 +97,13 @@ std::unique_ptr<RunContext> setup_run(RunOptions& o) {
 
 bool parse_args(int argc, char** argv, po::options_description& d, po::variables_map& vm, const std::string& usage,
                 const po::positional_options_description* pos) {
-  bool help = false;
-  d.add_options()("help,h", po::bool_switch(&help), "show this help");
+  d.add_options()("help,h", po::bool_switch(), "show this help");
   po::command_line_parser p(argc, argv);  // skips argv[0], the subcommand name
   p.options(d);
   if (pos) p.positional(*pos);
   po::store(p.run(), vm);
-  if (help) {
+  // Read from the map: bound variables are only set by notify(), which fails on missing required options.
+  if (vm.count("help") && vm["help"].as<bool>()) {
     std::ostringstream ss;
     ss << usage << "\n\n" << d << "\n";
     log::out(ss.str());

@@ -41,7 +41,8 @@ struct RunContext {
 };
 
 // MPI (when launched by mpirun/srun or when tp*pp > 1), topology, backend, config, engine.
-std::unique_ptr<RunContext> setup_run(RunOptions& o);
+// `world` (a sweep point's sub-communicator of tp*pp ranks) replaces MPI_COMM_WORLD when given.
+std::unique_ptr<RunContext> setup_run(RunOptions& o, std::unique_ptr<dist::Communicator> world = nullptr);
 
 // Parses argv with the given description; prints help and returns false on --help.
 bool parse_args(int argc, char** argv, po::options_description& d, po::variables_map& vm,

@@ -51,6 +51,10 @@ class Communicator {
   virtual std::unique_ptr<CommRequest> isend(const Tensor& buf, int peer, int tag = 0) = 0;
   virtual std::unique_ptr<CommRequest> irecv(Tensor buf, int peer, int tag = 0) = 0;
   virtual void barrier() = 0;
+  // all_gather for ranks that may wait a long time (a sweep's idle ranks, a status exchange after
+  // work that may have failed): sleeps between polls instead of spinning, and returns false if
+  // the others have not all arrived within timeout_s.
+  virtual bool all_gather_idle(const Tensor& send, Tensor recv, double timeout_s) = 0;
 };
 
 // The world communicator through MPI (MpiEnv must be initialised). Collective over MPI_COMM_WORLD:

@@ -1,5 +1,8 @@
 #include "dist/mpi_communicator.h"
 
+#include <chrono>
+#include <thread>
+
 #include <mpi.h>
 
 #include <algorithm>
@@ -359,6 +362,24 @@ std::unique_ptr<CommRequest> MpiCommunicator::irecv(Tensor buf, int peer, int ta
 }
 
 void MpiCommunicator::barrier() { check(MPI_Barrier(as_comm(comm_)), "MPI_Barrier"); }
+
+bool MpiCommunicator::all_gather_idle(const Tensor& send, Tensor recv, double timeout_s) {
+  require_host(send, "all_gather_idle");
+  require_host(recv, "all_gather_idle");
+  AD_CHECK(recv.numel() == send.numel() * size_ && send.dtype == recv.dtype,
+           "all_gather_idle: recv must hold {} blocks of send", size_);
+  MPI_Request req = MPI_REQUEST_NULL;
+  check(MPI_Iallgather(send.data, block_count(send.numel(), "all_gather_idle"), mpi_type(send.dtype), recv.data,
+                       block_count(send.numel(), "all_gather_idle"), mpi_type(send.dtype), as_comm(comm_), &req),
+        "MPI_Iallgather");
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int done = 0;;) {
+    check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) return true;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > timeout_s) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+}
 
 // ---- raw calls for comm-bench --baseline ----
 

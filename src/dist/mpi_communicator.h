@@ -43,6 +43,7 @@ class MpiCommunicator final : public Communicator {
   std::unique_ptr<CommRequest> isend(const Tensor& buf, int peer, int tag = 0) override;
   std::unique_ptr<CommRequest> irecv(Tensor buf, int peer, int tag = 0) override;
   void barrier() override;
+  bool all_gather_idle(const Tensor& send, Tensor recv, double timeout_s) override;
 
   // The bare MPI calls behind each comm-bench op, on this communicator's MPI_Comm: no argument
   // checks, no chunking (count must fit an int), only the return code checked. comm-bench

@@ -74,6 +74,7 @@ Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, di
   stage_ = std::make_unique<Stage>(be_, cfg_, tp, range, std::move(w), groups_.tp.get());
   if (sp_full_model()) sync_comm_ = groups_.pp->split(0, t.pp_rank());
   load_ms_ = sw.ms();
+  trace_.add("load", sw.t0, now_ns(), static_cast<int64_t>(bytes_read_));
 }
 
 void Engine::maybe_fault() {
@@ -126,7 +127,9 @@ Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vect
     pp_comm_ns_ += now_ns() - t0;
   }
   maybe_fault();
+  const int64_t t_fwd = now_ns();
   stage_->forward(x, segs, cache_);
+  trace_.add("step", t_fwd, now_ns(), 0, -1, -1, static_cast<int>(steps_++));
   StepResult r;
   if (!last) {
     int64_t t0 = now_ns();
@@ -201,6 +204,7 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
   const int last = t.pp - 1;
 
   Stopwatch sw;
+  const int64_t t_gen0 = sw.t0;
   for (int64_t step = 0;; ++step) {
     bool any = false;
     for (int m = 0; m < M; ++m) {
@@ -243,7 +247,9 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
       else
         timed([&] { groups_.pp->recv(x, t.pp_rank() - 1, 1); });
       maybe_fault();
+      const int64_t t_fwd = now_ns();
       stage_->forward(x, segs, cache_);
+      trace_.add("step", t_fwd, now_ns(), 0, -1, -1, static_cast<int>(step), m);
       if (!t.last_stage()) {
         timed([&] { pending[m] = groups_.pp->isend(x, t.pp_rank() + 1, 1); });
         continue;
@@ -268,6 +274,7 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
       res.prefill_ms = sw.ms();
       res.prefill_comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;
       sw.reset();
+      trace_.add("prefill", t_gen0, sw.t0);
     } else if (any) {
       ++res.decode_steps;
     }
@@ -277,6 +284,8 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
     if (p) p->wait();
   be_.synchronize();
   res.decode_ms = sw.ms();
+  trace_.add("decode", sw.t0, now_ns(), 0, -1, -1, static_cast<int>(res.decode_steps));
+  trace_.add("total", t_gen0, now_ns());
   res.comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;
   res.seqs = std::move(sq.seqs);
   return res;

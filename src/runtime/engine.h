@@ -102,6 +102,7 @@ class Engine {
   double kv_diff_vs_local_prefill(const std::vector<int32_t>& prompt, int32_t slot);
   trace::Trace& trace() { return trace_; }
   const StageRange& prefill_range() const { return prefill_range_; }
+  const std::vector<StageRange>& stage_ranges() const { return parts_; }  // every pipeline stage's layers
 
  private:
   Backend& be_;
@@ -118,6 +119,7 @@ class Engine {
   std::string load_source_;
   int64_t pp_comm_ns_ = 0;
   int64_t fault_step_ = -1, forwards_ = 0;  // AUTODIST_FAULT test hook
+  int64_t steps_ = 0;                        // step() calls, numbering the trace's step events
   void maybe_fault();
   // Checks the prompts, sizes the KV cache, resets the communication counters.
   GenerateResult begin_generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o);

@@ -218,6 +218,7 @@ GenerateResult Engine::generate_sp(const std::vector<std::vector<int32_t>>& prom
   };
   // Prefill: prompt by prompt, each chunked through the pipeline (and synced).
   Stopwatch sw;
+  const int64_t t_gen0 = sw.t0;
   for (int64_t b = 0; b < B; ++b) {
     StepOutput kind = sq.needs_logits(b) ? StepOutput::Logits : StepOutput::Greedy;
     auto r = prefill_chunked(prompts[b], static_cast<int32_t>(b), false, kind);
@@ -250,6 +251,7 @@ GenerateResult Engine::generate_sp(const std::vector<std::vector<int32_t>>& prom
   }
   res.decode_ms = sw.ms();
   trace_.add("decode", t_dec0, now_ns(), 0, -1, -1, static_cast<int>(res.decode_steps));
+  trace_.add("total", t_gen0, now_ns());
   res.comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;
   res.seqs = std::move(sq.seqs);
   return res;

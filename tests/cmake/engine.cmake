@@ -41,3 +41,9 @@ expect_fail(bad_unknown_command "unknown command 'frobnicate'" ${AUTODIST_BIN} f
 add_test(NAME generate_text_chat COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/generate_text.sh ${AUTODIST_BIN}
          ${CMAKE_SOURCE_DIR}/data/tokenizers/qwen3 ${CMAKE_CURRENT_BINARY_DIR}/tiny_text)
 set_tests_properties(generate_text_chat PROPERTIES TIMEOUT 120)
+
+# Every command's --help prints its usage and exits 0, even without the required options.
+foreach(cmd generate verify bench inspect synth tokenize comm-bench sweep cache)
+  add_test(NAME help_${cmd} COMMAND ${AUTODIST_BIN} ${cmd} --help)
+  set_tests_properties(help_${cmd} PROPERTIES PASS_REGULAR_EXPRESSION "autodist ${cmd}[: ]" TIMEOUT 30)
+endforeach()

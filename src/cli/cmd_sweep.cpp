@@ -1,0 +1,404 @@
+// autodist sweep: a grid of runs from a YAML file inside one mpirun / Slurm allocation. Each point
+// runs on a sub-communicator of the ranks it needs (the others wait, sleeping); points that cannot
+// run are recorded as skipped with the reason, failing points as failed, and every point is
+// appended to OUTPUT_DIR/trace.h5 as soon as it ends. See configs/sweeps/*.yaml.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "cli/commands.h"
+#include "cli/run_options.h"
+#include "cli/run_trace.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "dist/comm_bench.h"
+#include "dist/mpi_env.h"
+#include "io/model_config.h"
+
+namespace autodist::cli {
+namespace {
+
+enum class Kind { Int, Str, Bool };
+
+// Every parameter a point can set, and its type. `generate` points use the first group,
+// `comm-bench` points the second (and seed).
+const std::map<std::string, Kind>& param_kinds() {
+  static const std::map<std::string, Kind> k = {
+      {"model", Kind::Str},        {"tp", Kind::Int},           {"pp", Kind::Int},
+      {"partition", Kind::Str},    {"sp_chunk_size", Kind::Int}, {"kv_sync", Kind::Str},
+      {"batch_size", Kind::Int},   {"prompt_len", Kind::Int},   {"output_len", Kind::Int},
+      {"micro_batches", Kind::Int}, {"device", Kind::Str},      {"comm", Kind::Str},
+      {"dtype", Kind::Str},        {"seed", Kind::Int},         {"cache_dir", Kind::Str},
+      {"world", Kind::Int},        {"op", Kind::Str},           {"min_bytes", Kind::Str},
+      {"max_bytes", Kind::Str},    {"step_factor", Kind::Int},  {"iters", Kind::Int},
+      {"warmup_iters", Kind::Int}, {"check", Kind::Bool}};
+  return k;
+}
+
+struct Sweep {
+  std::string file, name, command = "generate";
+  int repeats = 1, warmup = 0;
+  double timeout_s = 1800;
+  std::map<std::string, std::string> fixed;
+  std::vector<std::pair<std::string, std::vector<std::string>>> grid;  // file order
+};
+
+std::string where(const Sweep& s, const YAML::Node& n) { return fmt::format("{}:{}", s.file, n.Mark().line + 1); }
+
+std::string known_keys() {
+  std::string k;
+  for (auto& [n, kind] : param_kinds()) k += (k.empty() ? "" : ", ") + n;
+  return k;
+}
+
+// A scalar of the key's type, as text ("2", "ring", "true").
+std::string scalar(const Sweep& s, const std::string& key, const YAML::Node& v) {
+  auto it = param_kinds().find(key);
+  AD_CHECK(it != param_kinds().end(), "{}: unknown key '{}' (expected one of: {})", where(s, v), key, known_keys());
+  AD_CHECK(v.IsScalar(), "{}: '{}' must be a single value here, got a {}", where(s, v), key,
+           v.IsSequence() ? "list" : v.IsMap() ? "map" : "null");
+  const std::string text = v.as<std::string>();
+  if (it->second == Kind::Int) {
+    long long x = 0;
+    AD_CHECK(YAML::convert<long long>::decode(v, x), "{}: '{}' must be an integer, got '{}'", where(s, v), key, text);
+    return std::to_string(x);
+  }
+  if (it->second == Kind::Bool) {
+    bool b = false;
+    AD_CHECK(YAML::convert<bool>::decode(v, b), "{}: '{}' must be true or false, got '{}'", where(s, v), key, text);
+    return b ? "true" : "false";
+  }
+  return text;
+}
+
+Sweep load_sweep(const std::string& path) {
+  AD_CHECK(std::filesystem::is_regular_file(path), "sweep config {} does not exist", path);
+  Sweep s;
+  s.file = path;
+  s.name = std::filesystem::path(path).stem().string();
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    AD_FAIL("{}:{}: not valid YAML: {}", path, e.mark.line + 1, e.msg);
+  }
+  AD_CHECK(root.IsMap(), "{}: the sweep config must be a map of keys (name, grid, fixed, ...)", path);
+  bool has_grid = false;
+  for (auto kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    auto int_of = [&](const char* what) {
+      long long x = 0;
+      AD_CHECK(v.IsScalar() && YAML::convert<long long>::decode(v, x), "{}: '{}' must be an integer", where(s, v), what);
+      return x;
+    };
+    if (key == "name") {
+      s.name = v.as<std::string>();
+    } else if (key == "command") {
+      s.command = v.as<std::string>();
+      AD_CHECK(s.command == "generate" || s.command == "comm-bench",
+               "{}: command must be generate or comm-bench, got '{}'", where(s, v), s.command);
+    } else if (key == "repeats") {
+      s.repeats = static_cast<int>(int_of("repeats"));
+      AD_CHECK(s.repeats >= 1, "{}: repeats must be >= 1", where(s, v));
+    } else if (key == "warmup") {
+      s.warmup = static_cast<int>(int_of("warmup"));
+      AD_CHECK(s.warmup >= 0, "{}: warmup must be >= 0", where(s, v));
+    } else if (key == "timeout_s") {
+      s.timeout_s = static_cast<double>(int_of("timeout_s"));
+    } else if (key == "fixed") {
+      AD_CHECK(v.IsMap(), "{}: 'fixed' must be a map of key: value", where(s, v));
+      for (auto f : v) s.fixed[f.first.as<std::string>()] = scalar(s, f.first.as<std::string>(), f.second);
+    } else if (key == "grid") {
+      has_grid = true;
+      AD_CHECK(v.IsMap(), "{}: 'grid' must be a map of key: [values]", where(s, v));
+      for (auto g : v) {
+        const std::string gk = g.first.as<std::string>();
+        std::vector<std::string> vals;
+        if (g.second.IsSequence()) {
+          for (auto x : g.second) vals.push_back(scalar(s, gk, x));
+        } else {
+          vals.push_back(scalar(s, gk, g.second));
+        }
+        AD_CHECK(!vals.empty(), "{}: grid key '{}' has an empty list: the grid would have no points",
+                 where(s, g.second), gk);
+        s.grid.emplace_back(gk, std::move(vals));
+      }
+    } else if (param_kinds().count(key)) {
+      s.fixed[key] = scalar(s, key, v);
+    } else {
+      AD_FAIL("{}: unknown key '{}' (expected name, command, repeats, warmup, timeout_s, grid, fixed or a "
+              "parameter: {})",
+              where(s, kv.first), key, known_keys());
+    }
+  }
+  AD_CHECK(has_grid && !s.grid.empty(), "{}: the grid is empty: give 'grid:' with at least one key and its values",
+           path);
+  return s;
+}
+
+struct Point {
+  std::map<std::string, std::string> p;
+  std::string name;
+  std::string get(const std::string& k, const std::string& dflt) const {
+    auto it = p.find(k);
+    return it == p.end() ? dflt : it->second;
+  }
+  int64_t num(const std::string& k, int64_t dflt) const { return std::stoll(get(k, std::to_string(dflt))); }
+};
+
+std::vector<Point> expand(const Sweep& s) {
+  std::vector<Point> pts(1);
+  for (auto& [k, vals] : s.grid) {
+    std::vector<Point> next;
+    for (auto& base : pts)
+      for (auto& v : vals) {
+        Point q = base;
+        q.p[k] = v;
+        // Paths are named by their last part: model=qwen3-tiny.
+        q.name += (q.name.empty() ? "" : ",") + k + "=" + std::filesystem::path(v).filename().string();
+        next.push_back(std::move(q));
+      }
+    pts = std::move(next);
+  }
+  for (auto& q : pts)
+    for (auto& [k, v] : s.fixed) q.p.emplace(k, v);  // grid values win over fixed ones
+  return pts;
+}
+
+RunOptions run_options_of(const Point& q, const std::string& log_level) {
+  RunOptions ro;
+  ro.model = q.get("model", "");
+  ro.tp = static_cast<int>(q.num("tp", 1));
+  ro.pp = static_cast<int>(q.num("pp", 1));
+  ro.partition = q.get("partition", "equal-layers");
+  ro.sp_chunk_size = static_cast<int>(q.num("sp_chunk_size", 0));
+  ro.kv_sync = q.get("kv_sync", "");
+  if (ro.kv_sync == "none" && ro.sp_chunk_size == 0) ro.kv_sync.clear();  // plain run, not SP+PP
+  ro.micro_batches = static_cast<int>(q.num("micro_batches", 1));
+  ro.device = q.get("device", "auto");
+  ro.comm = q.get("comm", "auto");
+  ro.dtype = q.get("dtype", "auto");
+  ro.cache_dir = q.get("cache_dir", "");
+  ro.log_level = log_level;
+  return ro;
+}
+
+// Why a generate point cannot run here ("" if it can). Same answer on every rank.
+std::string skip_reason(const Point& q, RunOptions& ro, int world) {
+  if (ro.model.empty()) return "no model (set 'model' at the top, in fixed or in the grid)";
+  if (q.get("sp_chunk_size", "0") == "0" && !q.get("kv_sync", "").empty() && q.get("kv_sync", "") != "none")
+    return "kv_sync applies only with sp_chunk_size > 0";
+  try {
+    check_run_options(ro);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  if (ro.tp * ro.pp > world)
+    return fmt::format("needs tp*pp = {} ranks, the sweep runs on {}", ro.tp * ro.pp, world);
+  try {
+    ModelConfig c = load_model_config(ro.model);
+    if (ro.pp > c.n_layers) return fmt::format("pp {} > {} layers", ro.pp, c.n_layers);
+    int64_t need = q.num("prompt_len", 128) + q.num("output_len", 16);
+    if (need > c.max_position) return fmt::format("prompt_len + output_len = {} > context {}", need, c.max_position);
+  } catch (const Error&) {
+    return "";  // a broken model is a failure of the point, reported by the run itself
+  }
+  return "";
+}
+
+trace::RunRecord point_record(const Sweep& s, const Point& q, const std::string& argv, const std::string& status,
+                              const std::string& reason) {
+  trace::RunRecord rec;
+  nlohmann::json cfg = q.p;
+  cfg["sweep"] = s.name;
+  cfg["command"] = s.command;
+  rec.set("command", std::string("sweep"));
+  rec.set("name", q.name);
+  rec.set("status", status);
+  rec.set("reason", reason);
+  rec.set("argv", argv);
+  rec.set("config_json", cfg.dump());
+  rec.set("git_revision", std::string(AUTODIST_GIT_REV));
+  rec.set("sweep", s.name);
+  rec.set("point_command", s.command);
+  for (auto& [k, v] : q.p) {
+    auto kind = param_kinds().at(k);
+    if (kind == Kind::Int)
+      rec.set(k, static_cast<int64_t>(std::stoll(v)));
+    else
+      rec.set(k, v);
+  }
+  return rec;
+}
+
+// Runs one generate point on `sub` (this rank takes part); returns the run record on rank 0 of sub.
+void run_generate_point(const Sweep& s, const Point& q, RunOptions ro, std::unique_ptr<dist::Communicator> sub,
+                        const std::string& argv, const std::string& out_dir, bool chrome) {
+  const int64_t batch = q.num("batch_size", 1), L = q.num("prompt_len", 128), N = q.num("output_len", 16);
+  const int64_t seed = q.num("seed", 1);
+  AD_CHECK(batch >= 1 && L >= 1 && N >= 1, "batch_size, prompt_len and output_len must be >= 1");
+  auto ctx = setup_run(ro, std::move(sub));
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(std::min<int64_t>(ctx->cfg.vocab, 32000) - 1));
+  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(batch));
+  for (auto& p : prompts)
+    for (int64_t i = 0; i < L; ++i) p.push_back(tok(rng));
+  GenerateOptions go;
+  go.max_output = go.min_output = N;
+  go.stop_at_eos = false;
+  go.sampling.seed = static_cast<uint64_t>(seed);
+  for (int i = 0; i < s.warmup; ++i) ctx->engine->generate(prompts, go);
+  auto load_events = ctx->engine->trace().events();
+  for (int rep = 0; rep < s.repeats; ++rep) {
+    ctx->engine->trace().clear();
+    GenerateResult r = ctx->engine->generate(prompts, go);
+    auto ev = load_events;
+    for (auto& e : ctx->engine->trace().events()) ev.push_back(e);
+    auto m = metrics_of(ctx->groups.topo.rank, r, ctx->engine->load_ms(), ctx->engine->bytes_read(), ev);
+    auto rec = engine_run_record("sweep", q.name, ro, *ctx, argv, seed, batch, L, N);
+    for (auto& [k, v] : point_record(s, q, argv, "ok", "").attrs) rec.set(k, v);  // sweep attrs on top
+    rec.set("repeat", static_cast<int64_t>(rep));
+    write_run_trace(std::move(rec), ev, &m, ctx->backend->name(), ctx->world.get(), out_dir, chrome);
+  }
+}
+
+void run_comm_point(const Sweep& s, const Point& q, dist::Communicator& sub, const std::string& argv,
+                    const std::string& out_dir) {
+  dist::BenchOptions o;
+  o.min_bytes = dist::parse_size(q.get("min_bytes", "8"), "min_bytes");
+  o.max_bytes = dist::parse_size(q.get("max_bytes", "1M"), "max_bytes");
+  o.step_factor = q.num("step_factor", 2);
+  o.iters = static_cast<int>(q.num("iters", 20));
+  o.warmup = static_cast<int>(q.num("warmup_iters", 5));
+  o.check = q.get("check", "false") == "true";
+  o.dtype = parse_dtype(q.get("dtype", "f32"));
+  dist::resolve_bench_options(o, q.get("op", "all"), sub.size());
+  auto reps = dist::run_comm_bench(sub, o, {});
+  if (sub.rank() != 0) return;
+  auto rec = point_record(s, q, argv, "ok", "");
+  rec.set("world", static_cast<int64_t>(sub.size()));
+  rec.set("comm", sub.backend_name());
+  rec.has_comm = true;
+  for (auto& r : reps)
+    for (auto& row : r.rows)
+      rec.comm.push_back({row.op, row.bytes, row.count, dtype_name(row.dtype), row.time_us, row.algbw, row.busbw,
+                          row.wrong});
+  trace::append_run((std::filesystem::path(out_dir) / "trace.h5").string(), rec);
+}
+
+// Per-rank status after a point, exchanged over the world with a sleeping wait.
+struct Status {
+  int32_t failed = 0;
+  char msg[508] = {0};
+};
+
+int run(int argc, char** argv) {
+  std::string config, out_dir, log_level = "info";
+  bool chrome = false;
+  po::options_description d("sweep options");
+  d.add_options()
+    ("config", po::value(&config)->required(), "sweep YAML (see configs/sweeps/)")
+    ("output-dir", po::value(&out_dir)->required(), "trace.h5 (one group per point) is appended here")
+    ("chrome-trace", po::bool_switch(&chrome), "also write a Chrome/Perfetto trace per point")
+    ("log-level", po::value(&log_level)->default_value("warn"), "log level of the points' runs");
+  po::variables_map vm;
+  if (!parse_args(argc, argv, d, vm, "usage: autodist sweep --config FILE.yaml --output-dir DIR")) return 0;
+  log::set_level(log::parse_level(log_level));
+  // Everything that can be wrong with the inputs is found here, on every rank alike.
+  Sweep s = load_sweep(config);
+  auto points = expand(s);
+  check_output_dir(out_dir);
+  const std::string trace_path = (std::filesystem::path(out_dir) / "trace.h5").string();
+  if (std::filesystem::exists(trace_path)) trace::read_trace(trace_path);  // refuses a foreign file
+  dist::MpiEnv::init();
+  auto world = dist::make_mpi_world_communicator();
+  const int W = world->size(), me = world->rank();
+  const bool root = me == 0;
+  const std::string args = argv_string(argc, argv);
+  if (root)
+    log::out(fmt::format("# sweep '{}' ({}): {} points x {} repeats, {} ranks, {} -> {}\n", s.name, s.command,
+                         points.size(), s.repeats, W, config, trace_path));
+  Stopwatch total;
+  double run_s = 0;
+  int ran = 0, n_ok = 0, n_skip = 0, n_fail = 0;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const Point& q = points[i];
+    Stopwatch sw;
+    RunOptions ro = run_options_of(q, log_level);
+    std::string skip;
+    int n = 0;
+    if (s.command == "generate") {
+      skip = skip_reason(q, ro, W);
+      n = ro.tp * ro.pp;
+    } else {
+      n = static_cast<int>(q.num("world", W));
+      if (n < 1 || n > W) skip = fmt::format("world {} is not in [1, {}]", n, W);
+    }
+    std::string status = "ok";
+    if (!skip.empty()) {
+      status = "skipped";
+      if (root) trace::append_run(trace_path, point_record(s, q, args, "skipped", skip));
+    } else {
+      auto sub = world->split(me < n ? 0 : -1, me);
+      Status st;
+      if (sub) {
+        try {
+          if (s.command == "generate")
+            run_generate_point(s, q, ro, std::move(sub), args, out_dir, chrome);
+          else
+            run_comm_point(s, q, *sub, args, out_dir);
+        } catch (const std::exception& e) {
+          st.failed = 1;
+          std::strncpy(st.msg, e.what(), sizeof(st.msg) - 1);
+        }
+      }
+      // Idle ranks wait here (sleeping) for the point's ranks; a rank stuck in the point is fatal.
+      std::vector<Status> all(static_cast<size_t>(W));
+      const int64_t words = sizeof(Status) / 4;
+      if (!world->all_gather_idle(Tensor(&st, DType::I32, {words}), Tensor(all.data(), DType::I32, {words * W}),
+                                  s.timeout_s)) {
+        std::string why = fmt::format("point {} did not finish on every rank within timeout_s = {:.0f} s", q.name,
+                                      s.timeout_s);
+        if (root) trace::append_run(trace_path, point_record(s, q, args, "failed", why));
+        log::error("{}{}; stopping the sweep (the trace keeps every finished point)", why,
+                   st.failed ? fmt::format(" (this rank failed: {})", st.msg) : "");
+        dist::abort_world(1);
+      }
+      for (int r = 0; r < W; ++r)
+        if (all[r].failed) {
+          status = "failed";
+          skip = fmt::format("rank {}: {}", r, all[r].msg);
+          break;
+        }
+      if (status == "failed" && root) trace::append_run(trace_path, point_record(s, q, args, "failed", skip));
+    }
+    n_ok += status == "ok";
+    n_skip += status == "skipped";
+    n_fail += status == "failed";
+    if (status != "skipped") {
+      run_s += sw.ms() / 1e3;
+      ++ran;
+    }
+    if (root) {
+      // Estimate: mean time of the points that ran, times the points left (skips cost nothing).
+      double left = ran ? run_s / ran * static_cast<double>(points.size() - i - 1) : 0;
+      log::out(fmt::format("[{}/{}] {:<60} {:<8} {:6.2f} s | elapsed {:.1f} s, ~{:.0f} s left{}\n", i + 1,
+                           points.size(), q.name, status, sw.ms() / 1e3, total.ms() / 1e3, left,
+                           skip.empty() ? "" : "  (" + skip + ")"));
+    }
+  }
+  if (root)
+    log::out(fmt::format("# sweep done in {:.1f} s: {} ok, {} skipped, {} failed -> {}\n", total.ms() / 1e3, n_ok,
+                         n_skip, n_fail, trace_path));
+  return n_fail ? 1 : 0;
+}
+
+}  // namespace
+AUTODIST_COMMAND("sweep", "run a grid of configurations from a YAML file, appending every point to trace.h5", run);
+}  // namespace autodist::cli
