@@ -1,7 +1,10 @@
 # autodist front door. `make deps` once on a fresh Debian machine, then `make test` or `make run`.
 BUILD ?= build
 JOBS ?= $(shell nproc)
-CMAKE_FLAGS ?=
+# The CUDA backend is compiled wherever nvcc is, on PATH or in the toolkit's usual prefix (CI has no GPU
+# but builds it so it cannot rot; GPU tests then show as skipped).
+NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+CMAKE_FLAGS ?= $(if $(NVCC),-DCMAKE_CUDA_COMPILER=$(NVCC))
 BIN := $(BUILD)/autodist
 export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1

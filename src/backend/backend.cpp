@@ -1,5 +1,7 @@
 #include "backend/backend.h"
 
+#include "core/error.h"
+
 namespace autodist {
 
 Buffer::Buffer(Backend* be, DType t, Shape s) : be_(be) {
@@ -22,5 +24,16 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
   }
   return *this;
 }
+
+#ifndef AUTODIST_HAVE_CUDA
+// Built without CUDA: the CUDA backend (backend/cuda) is not compiled; these keep callers free of #if.
+std::unique_ptr<Backend> make_cuda_backend(int device) {
+  AD_FAIL("cuda backend (device {}): this build has no CUDA (configure with -DAUTODIST_CUDA=ON where nvcc is "
+          "installed); run with --device cpu",
+          device);
+}
+
+int cuda_device_count() noexcept { return 0; }
+#endif
 
 }  // namespace autodist

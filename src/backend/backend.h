@@ -61,7 +61,8 @@ class Backend {
   virtual void fill_zero(Tensor t) = 0;
   virtual void synchronize() {}
 
-  // y[M,N] = x[M,K] . w[N,K]^T (+ bias[N])
+  // y[M,N] = x[M,K] . w[N,K]^T (+ bias[N]). x, y, bias: f32. w: f32, or bf16 / f16 to hold weights in half the
+  // memory (cpu: widened to f32 on the fly, exactly; every product and sum is f32).
   virtual void gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor y) = 0;
   // y[M,C] = x[M,C] / rms(x) * w[C]  (rows of any count; also per-head q/k norm with C = hd)
   virtual void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor y) = 0;
@@ -73,7 +74,8 @@ class Backend {
   virtual void split_qkv(const Tensor& qkv, Tensor q, Tensor k, Tensor v) = 0;
   // y += x
   virtual void add(Tensor y, const Tensor& x) = 0;
-  // out[T,D] = table[ids[t] - vocab_start] for ids in [vocab_start, vocab_start+V), else 0
+  // out[T,D] = table[ids[t] - vocab_start] for ids in [vocab_start, vocab_start+V), else 0. out: f32. table[V,D]:
+  // f32, bf16 or f16 (rows widened to f32 exactly).
   virtual void embed(const Tensor& table, const int32_t* ids, int64_t vocab_start, Tensor out) = 0;
   // Writes k,v [T, Hk, hd] into cache [slots, S, Hk, hd] at each segment's positions.
   virtual void kv_append(const Tensor& k, const Tensor& v, Tensor kcache, Tensor vcache,
@@ -87,5 +89,10 @@ class Backend {
 };
 
 std::unique_ptr<Backend> make_cpu_backend();
+// The CUDA backend on `device` (backend/cuda/cuda_backend.h). Throws autodist::Error when the build has no CUDA
+// or the device does not exist.
+std::unique_ptr<Backend> make_cuda_backend(int device = 0);
+// CUDA devices usable by this process: 0 when built without CUDA, without a driver or without a GPU. Never throws.
+int cuda_device_count() noexcept;
 
 }  // namespace autodist

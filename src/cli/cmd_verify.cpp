@@ -32,6 +32,8 @@ int run(int argc, char** argv) {
   AD_CHECK(std::filesystem::exists(reference), "reference file '{}' does not exist", reference);
   if (atol < 0) atol = 1e-3;  // the cpu backend computes in float32
   if (rtol < 0) rtol = 3e-2;
+  // Half-precision weights are judged by the relative error per row (the weights themselves moved).
+  const bool half = ro.dtype == "bf16" || ro.dtype == "bfloat16" || ro.dtype == "f16" || ro.dtype == "float16";
 
   auto ctx = setup_run(ro);
   Engine& eng = *ctx->engine;
@@ -81,13 +83,14 @@ int run(int argc, char** argv) {
     double max_abs = 0, max_rel = 0;
     // greedy_i is HF's generate() output; on a few long-prompt rows of the fixtures it is not the
     // argmax of HF's own float64 logits. Such rows are reported, not held against the engine.
-    int64_t agree = 0, ref_disagree = 0, worst_row = 0;
+    int64_t agree = 0, ref_disagree = 0, near_tie = 0, worst_row = 0;
     for (int64_t r = 0; r < L + G; ++r) {
-      double dn = 0, rn = 0;
+      double dn = 0, rn = 0, row_abs = 0;
       int64_t am = 0, ref_am = 0;
       for (int64_t j = 0; j < V; ++j) {
         double d = got[r * V + j] - ref[r * V + j];
         if (std::fabs(d) > max_abs) max_abs = std::fabs(d), worst_row = r;
+        row_abs = std::max(row_abs, std::fabs(d));
         dn += d * d;
         rn += static_cast<double>(ref[r * V + j]) * ref[r * V + j];
         if (got[r * V + j] > got[r * V + am]) am = j;
@@ -98,6 +101,8 @@ int run(int argc, char** argv) {
         int32_t want = greedy[r - (L - 1)];
         if (am == want) ++agree;
         else if (ref_am != want && am == ref_am) ++ref_disagree;
+        // Half weights: a different pick is fine when the two are within this row's error.
+        else if (half && ref[r * V + want] - ref[r * V + am] <= 2 * row_abs) ++near_tie;
       }
     }
     if (!dump.empty()) {
@@ -108,12 +113,14 @@ int run(int argc, char** argv) {
       keep_logits.push_back(got);
       dumped.push_back({ln, Tensor(keep_logits.back().data(), DType::F32, {L + G, V})});
     }
-    bool ok = max_abs <= atol && agree + ref_disagree == G;
+    bool ok = half ? max_rel <= rtol && agree + ref_disagree + near_tie == G
+                   : max_abs <= atol && agree + ref_disagree == G;
     failures += !ok;
     if (ctx->is_root())
       log::out(fmt::format("prompt {} (len {}, {} decode rows): max abs err {:.3e} (row {}), max rel err {:.3e}, "
-                           "greedy {}/{}{} {}\n",
+                           "greedy {}/{}{}{} {}\n",
                            i, L, G, max_abs, worst_row, max_rel, agree, G,
+                           near_tie ? fmt::format(" (+{} near ties within the row's error)", near_tie) : "",
                            ref_disagree ? fmt::format(" (+{} rows where greedy_i is not the argmax of the reference "
                                                       "logits; engine follows the logits)", ref_disagree)
                                         : "",
@@ -125,8 +132,9 @@ int run(int argc, char** argv) {
     log::out(fmt::format("wrote logits of {} prompts to {}\n", prompts, dump));
   }
   if (ctx->is_root())
-    log::out(fmt::format("verify {}: {} prompts, {} failed (atol {:.1e}) [tp {} pp {} partition {}]\n", ro.model,
-                         prompts, failures, atol, ro.tp, ro.pp, ro.partition));
+    log::out(fmt::format("verify {}: {} prompts, {} failed ({}) [tp {} pp {} partition {} dtype {}]\n", ro.model,
+                         prompts, failures, half ? fmt::format("rtol {:.1e}", rtol) : fmt::format("atol {:.1e}", atol),
+                         ro.tp, ro.pp, ro.partition, ro.dtype));
   if (ctx->is_root() && eng.sp())
     log::out(fmt::format("SP+PP: chunk size {}, kv sync {}\n", ro.sp_chunk_size, ro.kv_sync));
   if (!ro.output_dir.empty()) {  // events only (load, forward steps): verify times nothing else

@@ -47,6 +47,9 @@ void check_run_options(RunOptions& o) {
 #ifndef AUTODIST_HAVE_CUDA
   AD_CHECK(o.device != "cuda", "--device cuda: this build has no CUDA backend (see autodist --version)");
   AD_CHECK(o.comm != "nccl", "--comm nccl: this build has no NCCL communicator (see autodist --version)");
+#else
+  AD_CHECK(o.comm != "nccl", "--comm nccl: the nccl communicator is built but not wired into the engine yet; use "
+                             "--comm mpi");
 #endif
   if (o.dtype != "auto") parse_dtype(o.dtype);  // throws naming the accepted values
   AD_CHECK(o.sp_chunk_size >= 0, "--sp-chunk-size must be a positive number of tokens (0: off), got {}",
@@ -80,7 +83,15 @@ std::unique_ptr<RunContext> setup_run(RunOptions& o, std::unique_ptr<dist::Commu
     ctx->world = dist::make_mpi_world_communicator();
   }
   ctx->groups = dist::ParallelGroups::make(ctx->world.get(), o.tp, o.pp);
-  ctx->backend = make_cpu_backend();
+  if (o.device == "cuda") {
+    // Unverified on a GPU so far (issue 5): one rank only until the communicators move device buffers.
+    AD_CHECK(o.tp * o.pp == 1 && !ctx->world,
+             "--device cuda runs one rank for now: the mpi communicator has no device-buffer staging and the nccl "
+             "communicator is not wired into the engine yet");
+    ctx->backend = make_cuda_backend(0);
+  } else {
+    ctx->backend = make_cpu_backend();  // --device auto stays on the cpu until the CUDA path is verified on a GPU
+  }
   ctx->cfg = load_model_config(o.model);
   EngineOptions eo;
   eo.model_dir = o.model;

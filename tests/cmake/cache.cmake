@@ -22,3 +22,7 @@ add_test(NAME cache_bad_action COMMAND ${EXPECT_FAIL} "unknown cache action 'pur
          --cache-dir /tmp)
 add_test(NAME cache_missing_dir COMMAND ${EXPECT_FAIL} "cache directory /nonexistent/autodist does not exist"
          ${AUTODIST_BIN} cache list --cache-dir /nonexistent/autodist)
+# bf16 weights: the cache holds the converted matrices; still bit-identical to the uncached bf16 run.
+add_test(NAME cache_identical_bf16_qwen3-tiny_tp2_pp1
+         COMMAND ${CACHE_CHECK} ${AUTODIST_BIN} ${TEST_DATA}/models/qwen3-tiny identical 2 1 --dtype bf16)
+set_tests_properties(cache_identical_bf16_qwen3-tiny_tp2_pp1 PROPERTIES TIMEOUT 300 ENVIRONMENT "${MPIRUN_ENV}")

@@ -47,3 +47,15 @@ foreach(cmd generate verify bench inspect synth tokenize comm-bench sweep cache)
   add_test(NAME help_${cmd} COMMAND ${AUTODIST_BIN} ${cmd} --help)
   set_tests_properties(help_${cmd} PROPERTIES PASS_REGULAR_EXPRESSION "autodist ${cmd}[: ]" TIMEOUT 30)
 endforeach()
+
+# Half-precision weights on the cpu backend (math in f32): every fixture within rtol 3e-2 per row.
+foreach(m qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
+  add_test(NAME verify_bf16_${m} COMMAND ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/${m} --dtype bf16)
+  set_tests_properties(verify_bf16_${m} PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION "prompts, 0 failed \\(rtol")
+endforeach()
+add_test(NAME verify_f16_llama-tiny COMMAND ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/llama-tiny --dtype f16)
+set_tests_properties(verify_f16_llama-tiny PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION "prompts, 0 failed \\(rtol")
+add_test(NAME verify_bf16_qwen3-tiny_tp2_pp2 COMMAND ${MPIRUN} -np 4 ${AUTODIST_BIN} verify
+         --model ${TEST_DATA}/models/qwen3-tiny --dtype bf16 --tp 2 --pp 2)
+set_tests_properties(verify_bf16_qwen3-tiny_tp2_pp2 PROPERTIES TIMEOUT 120 ENVIRONMENT "${MPIRUN_ENV}"
+                     PASS_REGULAR_EXPRESSION "prompts, 0 failed \\(rtol")

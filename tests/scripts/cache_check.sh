@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Shard cache checks (issue 9). usage: cache_check.sh AUTODIST MODEL_DIR CASE [TP PP]
+# Shard cache checks (issue 9). usage: cache_check.sh AUTODIST MODEL_DIR CASE [TP PP [extra verify args]]
 #   identical   TP PP  uncached logits == first cached run (writes) == second cached run (reads, 0 checkpoint bytes)
 #   corrupt            truncated and byte-flipped cache files are rebuilt with a warning; logits unchanged
 #   concurrent  TP PP  two first runs at once against one cache dir: both pass, the cache verifies
 #   fingerprint        touching a checkpoint file changes the fingerprint (a new entry, read from the checkpoint)
 #   unwritable         a cache dir that cannot be created: warning, the run goes on
 set -euo pipefail
-bin=$1; model=$2; case=$3; tp=${4:-1}; pp=${5:-1}
+bin=$1; model=$2; case=$3; tp=${4:-1}; pp=${5:-1}; shift $(( $# < 5 ? $# : 5 )); extra=("$@")
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 n=$((tp * pp))
 fail() { echo "FAIL: $*"; exit 1; }
@@ -14,7 +14,7 @@ run() {  # run NAME [args]: verify against the fixture, logits dumped to $work/N
   local name=$1; shift
   local launch=()
   [ $n -gt 1 ] && launch=(mpirun -np $n --oversubscribe)
-  timeout 120 "${launch[@]}" "$bin" verify --model "$model" --tp $tp --pp $pp --dump-logits "$work/$name.st" "$@" \
+  timeout 120 "${launch[@]}" "$bin" verify --model "$model" --tp $tp --pp $pp --dump-logits "$work/$name.st" "${extra[@]}" "$@" \
     >"$work/$name.log" 2>&1 || { cat "$work/$name.log"; fail "run $name"; }
 }
 count() { grep -c "$1" "$work/$2.log" || true; }

@@ -1,0 +1,488 @@
+// The CUDA backend's host side: argument checks (as the cpu backend's, plus the bounds a device kernel cannot
+// afford to get wrong), memory, uploads, cuBLAS, kernel launches. Compiled by g++; the kernels are in *.cu.
+#include "backend/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+
+#include "backend/cuda/cublas_lazy.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_kernels.h"
+#include "core/error.h"
+
+namespace autodist {
+
+namespace cuda {
+
+void throw_cuda_error(cudaError_t e, const char* call, const char* file, int line) {
+  cudaGetLastError();  // clear a non-sticky error so that the next launch check does not report it again
+  AD_FAIL("CUDA error: {} failed at {}:{}: {} ({})", call, file, line, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+void throw_cublas_error(cublasStatus_t s, const char* call, const char* file, int line) {
+  const Cublas& api = cublas();  // loaded: a cuBLAS status comes from a cuBLAS call
+  AD_FAIL("cuBLAS error: {} failed at {}:{}: {} ({})", call, file, line, api.status_string(s), api.status_name(s));
+}
+
+}  // namespace cuda
+
+namespace {
+
+static_assert(sizeof(AttnSegment) == sizeof(cuda::SegDev) &&
+                  offsetof(AttnSegment, slot) == offsetof(cuda::SegDev, slot) &&
+                  offsetof(AttnSegment, start_pos) == offsetof(cuda::SegDev, start_pos) &&
+                  offsetof(AttnSegment, len) == offsetof(cuda::SegDev, len) &&
+                  offsetof(AttnSegment, row) == offsetof(cuda::SegDev, row),
+              "AttnSegment uploads as SegDev");
+static_assert(sizeof(cuda::AttnRowDev) == 4 * sizeof(int32_t), "attention rows upload as 4 int32 each");
+
+// Half weights, many rows of x: rows of w are widened into at most this many floats (64 MiB) per sgemm.
+constexpr int64_t kWidenFloats = int64_t{1} << 24;
+
+const char* where(Device d) { return d == Device::CPU ? "host" : "device"; }
+
+void check_f32(const Tensor& t, const char* what) {
+  AD_CHECK(t.dtype == DType::F32 && t.device == Device::CUDA,
+           "cuda backend: {} must be a device f32 tensor (got {} in {} memory)", what, dtype_name(t.dtype),
+           where(t.device));
+}
+
+// Tensors that may be stored in a half type (weights, embedding table).
+void check_float(const Tensor& t, const char* what) {
+  AD_CHECK((t.dtype == DType::F32 || t.dtype == DType::BF16 || t.dtype == DType::F16) && t.device == Device::CUDA,
+           "cuda backend: {} must be a device f32, bf16 or f16 tensor (got {} in {} memory)", what, dtype_name(t.dtype),
+           where(t.device));
+}
+
+void check_device(const Tensor& t, const char* what) {
+  AD_CHECK(t.device == Device::CUDA, "cuda backend: {} must be a device tensor (got one in host memory)", what);
+}
+
+size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device) : device_(device) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    AD_FAIL("cuda backend: no usable CUDA device ({}: {}); run with --device cpu", cudaGetErrorName(e),
+            cudaGetErrorString(e));
+  }
+  AD_CHECK(n > 0, "cuda backend: no CUDA device found; run with --device cpu");
+  AD_CHECK(device >= 0 && device < n, "cuda backend: device {} does not exist ({} CUDA device(s): 0..{})", device, n,
+           n - 1);
+  try {
+    AD_CUDA_CHECK(cudaSetDevice(device));
+    if (cudaError_t k = cuda::kernels_loadable(); k != cudaSuccess) {
+      cudaGetLastError();
+      int major = 0, minor = 0;
+      AD_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+      AD_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+      AD_FAIL(
+          "cuda backend: this build's kernels cannot run on device {} (compute capability {}.{}): {}; rebuild with "
+          "-DCMAKE_CUDA_ARCHITECTURES={}{}",
+          device, major, minor, cudaGetErrorString(k), major, minor);
+    }
+    AD_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    const cuda::Cublas& blas = cuda::cublas();
+    AD_CUBLAS_CHECK(blas.create(&blas_));
+    AD_CUBLAS_CHECK(blas.set_stream(blas_, stream_));
+    // Plain float32 (no TF32 tensor ops), so gemm matches the cpu backend to float32 rounding.
+    AD_CUBLAS_CHECK(blas.set_math_mode(blas_, CUBLAS_DEFAULT_MATH));
+    staging_.resize(kStagingSlots);
+    for (auto& s : staging_) AD_CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+CudaBackend::~CudaBackend() { release(); }
+
+// Errors are ignored here: this runs from destructors, and after a sticky CUDA error (already reported) every
+// call fails.
+void CudaBackend::release() noexcept {
+  cudaSetDevice(device_);
+  if (stream_) cudaStreamSynchronize(stream_);
+  for (Scratch* s : {&widened_, &pos_, &ids_, &segs_, &rows_, &argmax_, &bounce_}) {
+    if (s->p) cudaFree(s->p);
+    *s = Scratch{};
+  }
+  for (auto& st : staging_) {
+    if (st.host) cudaFreeHost(st.host);
+    if (st.done) cudaEventDestroy(st.done);
+  }
+  staging_.clear();
+  for (auto& r : ropes_) cudaFree(r.dev);
+  ropes_.clear();
+  if (blas_) cuda::cublas().destroy(blas_);  // blas_ is set only once cuBLAS has loaded
+  blas_ = nullptr;
+  if (stream_) cudaStreamDestroy(stream_);
+  stream_ = nullptr;
+  cudaGetLastError();
+}
+
+std::string CudaBackend::name() const { return "cuda"; }
+
+void CudaBackend::enter() const { AD_CUDA_CHECK(cudaSetDevice(device_)); }
+
+void* CudaBackend::alloc(size_t bytes) {
+  enter();
+  void* p = nullptr;
+  cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) cudaGetLastError();
+    AD_FAIL("cuda backend: cudaMalloc of {} bytes failed on device {}: {} ({} MiB of {} MiB free)", bytes, device_,
+            cudaGetErrorString(e), free_b >> 20, total_b >> 20);
+  }
+  return p;
+}
+
+// Never throws (Buffer's destructor calls it). cudaFree waits for the device, so no kernel still uses p.
+void CudaBackend::free(void* p) {
+  if (!p) return;
+  cudaSetDevice(device_);
+  if (cudaFree(p) != cudaSuccess) cudaGetLastError();
+}
+
+void CudaBackend::to_device(Tensor dst, const void* host_src) {
+  enter();
+  check_device(dst, "to_device dst");
+  size_t n = dst.nbytes();
+  if (n == 0) return;
+  AD_CUDA_CHECK(cudaMemcpyAsync(dst.data, host_src, n, cudaMemcpyHostToDevice, stream_));
+  AD_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the caller may free or reuse host_src on return
+}
+
+void CudaBackend::to_host(void* host_dst, const Tensor& src) {
+  enter();
+  check_device(src, "to_host src");
+  size_t n = src.nbytes();
+  if (n == 0) return;
+  AD_CUDA_CHECK(cudaMemcpyAsync(host_dst, src.data, n, cudaMemcpyDeviceToHost, stream_));
+  AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+// memmove semantics, as the cpu backend: overlapping ranges go through a scratch copy (cudaMemcpy is undefined
+// for them). Either side may be host memory (cudaMemcpyDefault); then the call waits, as a host copy would.
+void CudaBackend::copy(Tensor dst, const Tensor& src) {
+  enter();
+  AD_CHECK(dst.nbytes() == src.nbytes(), "copy: sizes differ ({} vs {} bytes)", dst.nbytes(), src.nbytes());
+  const size_t n = src.nbytes();
+  auto* d = static_cast<char*>(dst.data);
+  const auto* s = static_cast<const char*>(src.data);
+  if (n == 0 || d == s) return;
+  if (d < s + n && s < d + n) {
+    void* b = grow(bounce_, n);
+    AD_CUDA_CHECK(cudaMemcpyAsync(b, s, n, cudaMemcpyDefault, stream_));
+    AD_CUDA_CHECK(cudaMemcpyAsync(d, b, n, cudaMemcpyDefault, stream_));
+  } else {
+    AD_CUDA_CHECK(cudaMemcpyAsync(d, s, n, cudaMemcpyDefault, stream_));
+  }
+  if (dst.device == Device::CPU || src.device == Device::CPU) AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::fill_zero(Tensor t) {
+  enter();
+  check_device(t, "fill_zero t");
+  if (t.nbytes() == 0) return;
+  AD_CUDA_CHECK(cudaMemsetAsync(t.data, 0, t.nbytes(), stream_));
+}
+
+void CudaBackend::synchronize() {
+  enter();
+  AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void* CudaBackend::grow(Scratch& s, size_t bytes) {
+  if (s.p && s.bytes >= bytes) return s.p;
+  const size_t n = round_up(std::max(bytes, s.bytes + s.bytes / 2), 4096);
+  if (s.p) {
+    AD_CUDA_CHECK(cudaStreamSynchronize(stream_));  // queued kernels may still read the old buffer
+    AD_CUDA_CHECK(cudaFree(s.p));
+    s = Scratch{};
+  }
+  AD_CUDA_CHECK(cudaMalloc(&s.p, n));
+  s.bytes = n;
+  return s.p;
+}
+
+// A copy from pageable memory may wait for the stream; from pinned memory it does not. So the host data goes
+// into one of kStagingSlots pinned slots, used round robin; a slot is reused once the copy issued
+// kStagingSlots uploads ago has read it (normally long done, so no wait).
+const void* CudaBackend::upload(const void* host, size_t bytes, Scratch& dst) {
+  void* d = grow(dst, bytes);
+  if (bytes == 0) return d;
+  Staging& st = staging_[next_slot_++ % staging_.size()];
+  if (st.pending) {
+    AD_CUDA_CHECK(cudaEventSynchronize(st.done));
+    st.pending = false;
+  }
+  if (st.bytes < bytes) {
+    if (st.host) AD_CUDA_CHECK(cudaFreeHost(st.host));
+    st.host = nullptr;
+    st.bytes = 0;
+    const size_t n = round_up(std::max<size_t>(bytes, 4096), 4096);
+    AD_CUDA_CHECK(cudaMallocHost(&st.host, n));
+    st.bytes = n;
+  }
+  std::memcpy(st.host, host, bytes);
+  AD_CUDA_CHECK(cudaMemcpyAsync(d, st.host, bytes, cudaMemcpyHostToDevice, stream_));
+  AD_CUDA_CHECK(cudaEventRecord(st.done, stream_));
+  st.pending = true;
+  return d;
+}
+
+// Each distinct inv_freq table goes to the device once (a model has one); the attention factor is a kernel
+// argument.
+const double* CudaBackend::rope_table(const RopeTable& rt) {
+  for (auto& r : ropes_)
+    if (r.inv_freq == rt.inv_freq) return r.dev;
+  if (ropes_.size() >= kMaxRopeTables) {
+    AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    AD_CUDA_CHECK(cudaFree(ropes_.front().dev));
+    ropes_.erase(ropes_.begin());
+  }
+  const size_t bytes = std::max<size_t>(rt.inv_freq.size(), 1) * sizeof(double);
+  RopeEntry r;
+  AD_CUDA_CHECK(cudaMalloc(&r.dev, bytes));
+  r.inv_freq = rt.inv_freq;
+  ropes_.push_back(std::move(r));
+  double* dev = ropes_.back().dev;
+  if (!rt.inv_freq.empty()) {
+    AD_CUDA_CHECK(
+        cudaMemcpyAsync(dev, rt.inv_freq.data(), rt.inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice, stream_));
+    AD_CUDA_CHECK(cudaStreamSynchronize(stream_));  // once per table
+  }
+  return dev;
+}
+
+// FLOPs 2*M*N*K; bytes (M*K + M*N)*4 + N*K*sizeof(w).
+// w f32: cublasSgemm. w bf16/f16 with M <= 8 (decode): gemm_half_rows_kernel reads w once and widens it in
+// registers. w bf16/f16 with more rows (prefill): blocks of w's rows are widened into a reused f32 scratch and
+// multiplied by cublasSgemm. Widening w rather than rounding x to the weight type (cublasGemmEx on halves) keeps the
+// cpu backend's contract exactly: x is never rounded, every product and sum is f32. The price is that prefill
+// moves w three times (read half, write and read f32) and runs on the f32 units instead of tensor cores.
+void CudaBackend::gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor y) {
+  enter();
+  check_f32(x, "gemm x");
+  check_float(w, "gemm w");
+  check_f32(y, "gemm y");
+  if (bias) check_f32(*bias, "gemm bias");
+  AD_CHECK(x.ndim() >= 1 && w.ndim() >= 1, "gemm: x {} and w {} need a leading dimension", x.shape.str(),
+           w.shape.str());
+  const int64_t M = x.dim(0), N = w.dim(0);
+  const int64_t K = M > 0 ? x.numel() / M : (N > 0 ? w.numel() / N : 0);
+  AD_CHECK(x.numel() == M * K && w.numel() == N * K && y.numel() == M * N,
+           "gemm: x {} w {} y {} do not fit (y[M,N] = x[M,K] . w[N,K]^T)", x.shape.str(), w.shape.str(), y.shape.str());
+  AD_CHECK(!bias || bias->numel() == N, "gemm: bias {} does not fit w {} (needs {} values)", bias->shape.str(),
+           w.shape.str(), N);
+  if (M == 0 || N == 0) return;
+  float* yp = y.f32();
+  const float* bp = bias ? bias->f32() : nullptr;
+  if (K == 0) {  // empty sum: y = bias or 0
+    if (bp)
+      cuda::launch_fill_rows(yp, bp, M, N, stream_);
+    else
+      AD_CUDA_CHECK(cudaMemsetAsync(yp, 0, static_cast<size_t>(M * N) * sizeof(float), stream_));
+    return;
+  }
+  AD_CHECK(M <= INT_MAX && N <= INT_MAX && K <= INT_MAX, "cuda gemm: M={} N={} K={} exceed cuBLAS's int sizes", M, N,
+           K);
+  if (w.dtype != DType::F32 && M <= cuda::kMaxHalfDotRows) {
+    cuda::launch_gemm_half_rows(x.f32(), w.data, w.dtype, bp, yp, M, N, K, stream_);
+    return;
+  }
+  if (bp) cuda::launch_fill_rows(yp, bp, M, N, stream_);
+  const float one = 1.0f, beta = bp ? 1.0f : 0.0f;
+  // Row-major y = x . w^T is column-major y^T = w^T(as stored, K x N, transposed) . x^T(K x M).
+  if (w.dtype == DType::F32) {
+    AD_CUBLAS_CHECK(cuda::cublas().sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(N), static_cast<int>(M),
+                                         static_cast<int>(K), &one, w.f32(), static_cast<int>(K), x.f32(),
+                                         static_cast<int>(K), &beta, yp, static_cast<int>(N)));
+    return;
+  }
+  const int64_t nb = std::clamp<int64_t>(kWidenFloats / K, 1, N);
+  auto* wf = static_cast<float*>(grow(widened_, static_cast<size_t>(nb * K) * sizeof(float)));
+  const auto* wp = static_cast<const uint16_t*>(w.data);
+  for (int64_t n0 = 0; n0 < N; n0 += nb) {
+    const int64_t rows = std::min(nb, N - n0);
+    cuda::launch_widen(wp + n0 * K, w.dtype, wf, rows * K, stream_);
+    AD_CUBLAS_CHECK(cuda::cublas().sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), static_cast<int>(M),
+                                         static_cast<int>(K), &one, wf, static_cast<int>(K), x.f32(),
+                                         static_cast<int>(K), &beta, yp + n0, static_cast<int>(N)));
+  }
+}
+
+void CudaBackend::rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor y) {
+  enter();
+  check_f32(x, "rmsnorm x");
+  check_f32(w, "rmsnorm w");
+  check_f32(y, "rmsnorm y");
+  const int64_t C = w.numel();
+  AD_CHECK(C > 0 && x.numel() % C == 0 && y.numel() == x.numel(),
+           "rmsnorm: x {} and y {} must be rows of the {} values of w", x.shape.str(), y.shape.str(), C);
+  cuda::launch_rmsnorm(x.f32(), w.f32(), eps, y.f32(), x.numel() / C, C, stream_);
+}
+
+void CudaBackend::rope(Tensor x, const int32_t* pos, const RopeTable& rt) {
+  enter();
+  check_f32(x, "rope x");
+  AD_CHECK(x.ndim() == 3, "rope: x {} must be [T, H, hd]", x.shape.str());
+  const int64_t T = x.dim(0), H = x.dim(1), hd = x.dim(2), half = hd / 2;
+  AD_CHECK(static_cast<int64_t>(rt.inv_freq.size()) >= half,
+           "rope: the table has {} frequencies but head dim {} needs {}", rt.inv_freq.size(), hd, half);
+  if (T * H * half == 0) return;
+  const double* freq = rope_table(rt);
+  const auto* p = static_cast<const int32_t*>(upload(pos, static_cast<size_t>(T) * sizeof(int32_t), pos_));
+  cuda::launch_rope(x.f32(), p, freq, rt.attention_factor, T, H, hd, stream_);
+}
+
+void CudaBackend::silu_mul(const Tensor& gu, Tensor out) {
+  enter();
+  check_f32(gu, "silu_mul gu");
+  check_f32(out, "silu_mul out");
+  const int64_t M = gu.ndim() ? gu.dim(0) : 0;
+  if (M == 0) return;
+  const int64_t I = out.numel() / M;
+  AD_CHECK(out.numel() == M * I && gu.numel() == 2 * M * I, "silu_mul: gu {} must be [M, 2I] for out {} [M, I]",
+           gu.shape.str(), out.shape.str());
+  cuda::launch_silu_mul(gu.f32(), out.f32(), M, I, stream_);
+}
+
+void CudaBackend::split_qkv(const Tensor& qkv, Tensor q, Tensor k, Tensor v) {
+  enter();
+  check_f32(qkv, "split_qkv qkv");
+  check_f32(q, "split_qkv q");
+  check_f32(k, "split_qkv k");
+  check_f32(v, "split_qkv v");
+  const int64_t T = qkv.ndim() ? qkv.dim(0) : 0;
+  if (T == 0) return;
+  const int64_t nq = q.numel() / T, nk = k.numel() / T;
+  AD_CHECK(q.numel() == T * nq && k.numel() == T * nk && v.numel() == k.numel() && qkv.numel() == T * (nq + 2 * nk),
+           "split_qkv: qkv {} does not split into q {} k {} v {}", qkv.shape.str(), q.shape.str(), k.shape.str(),
+           v.shape.str());
+  cuda::launch_split_qkv(qkv.f32(), q.f32(), k.f32(), v.f32(), T, nq, nk, stream_);
+}
+
+void CudaBackend::add(Tensor y, const Tensor& x) {
+  enter();
+  check_f32(y, "add y");
+  check_f32(x, "add x");
+  AD_CHECK(x.numel() == y.numel(), "add: y {} and x {} differ in size", y.shape.str(), x.shape.str());
+  cuda::launch_add(y.f32(), x.f32(), y.numel(), stream_);
+}
+
+void CudaBackend::embed(const Tensor& table, const int32_t* ids, int64_t vocab_start, Tensor out) {
+  enter();
+  check_float(table, "embed table");
+  check_f32(out, "embed out");
+  AD_CHECK(table.ndim() == 2 && out.ndim() >= 1, "embed: table {} must be [V, D] and out {} [T, D]", table.shape.str(),
+           out.shape.str());
+  const int64_t V = table.dim(0), D = table.dim(1), T = out.dim(0);
+  AD_CHECK(out.numel() == T * D, "embed: out {} does not fit table {} (rows of {} values)", out.shape.str(),
+           table.shape.str(), D);
+  if (T * D == 0) return;
+  const auto* d_ids = static_cast<const int32_t*>(upload(ids, static_cast<size_t>(T) * sizeof(int32_t), ids_));
+  cuda::launch_embed(table.data, table.dtype, d_ids, vocab_start, V, D, out.f32(), T, stream_);
+}
+
+void CudaBackend::kv_append(const Tensor& k, const Tensor& v, Tensor kc, Tensor vc,
+                            const std::vector<AttnSegment>& segs) {
+  enter();
+  check_f32(k, "kv_append k");
+  check_f32(v, "kv_append v");
+  check_f32(kc, "kv_append kcache");
+  check_f32(vc, "kv_append vcache");
+  AD_CHECK(kc.ndim() == 4 && vc.shape == kc.shape, "kv_append: caches {} and {} must both be [slots, S, Hk, hd]",
+           kc.shape.str(), vc.shape.str());
+  const int64_t slots = kc.dim(0), S = kc.dim(1), row = kc.dim(2) * kc.dim(3);
+  AD_CHECK(row > 0 && k.numel() % row == 0 && v.numel() == k.numel(),
+           "kv_append: k {} and v {} must be rows of the {} values per position of the cache {}", k.shape.str(),
+           v.shape.str(), row, kc.shape.str());
+  const int64_t T = k.numel() / row;
+  int64_t max_len = 0;
+  for (auto& s : segs) {
+    AD_CHECK(int64_t{s.start_pos} + s.len <= S, "kv cache overflow: positions up to {} but the cache holds {}",
+             int64_t{s.start_pos} + s.len, S);
+    AD_CHECK(
+        s.slot >= 0 && s.slot < slots && s.start_pos >= 0 && s.len >= 0 && s.row >= 0 && int64_t{s.row} + s.len <= T,
+        "kv_append: segment (slot {}, start {}, len {}, row {}) lies outside the cache {} or the {} rows of k", s.slot,
+        s.start_pos, s.len, s.row, kc.shape.str(), T);
+    max_len = std::max<int64_t>(max_len, s.len);
+  }
+  if (max_len == 0) return;
+  const auto* d_segs = static_cast<const cuda::SegDev*>(upload(segs.data(), segs.size() * sizeof(AttnSegment), segs_));
+  cuda::launch_kv_append(k.f32(), v.f32(), kc.f32(), vc.f32(), d_segs, static_cast<int64_t>(segs.size()), S, row,
+                         max_len, stream_);
+}
+
+// FLOPs 4 * keys * hd per row and head (attention_kernel in cuda_attention.cu).
+void CudaBackend::attention(const Tensor& q, const Tensor& kc, const Tensor& vc, const std::vector<AttnSegment>& segs,
+                            float scale, int64_t window, Tensor out) {
+  enter();
+  check_f32(q, "attention q");
+  check_f32(kc, "attention kcache");
+  check_f32(vc, "attention vcache");
+  check_f32(out, "attention out");
+  AD_CHECK(q.ndim() == 3 && kc.ndim() == 4 && vc.shape == kc.shape && out.numel() == q.numel(),
+           "attention: q {} must be [T, H, hd], out {} the same size, caches {} and {} [slots, S, Hk, hd]",
+           q.shape.str(), out.shape.str(), kc.shape.str(), vc.shape.str());
+  const int64_t T = q.dim(0), H = q.dim(1), hd = q.dim(2);
+  const int64_t slots = kc.dim(0), S = kc.dim(1), Hk = kc.dim(2);
+  AD_CHECK(Hk > 0 && H % Hk == 0 && kc.dim(3) == hd,
+           "attention: q {} does not fit the cache {} (heads must be a multiple of kv heads, head dims equal)",
+           q.shape.str(), kc.shape.str());
+  AD_CHECK(hd <= cuda::kMaxAttentionHeadDim && H <= 65535,
+           "cuda attention: head dim {} (max {}) or heads {} (max 65535) too large", hd, cuda::kMaxAttentionHeadDim, H);
+  rows_host_.clear();
+  for (auto& s : segs) {
+    AD_CHECK(s.slot >= 0 && s.slot < slots && s.start_pos >= 0 && s.len >= 0 && int64_t{s.start_pos} + s.len <= S &&
+                 s.row >= 0 && int64_t{s.row} + s.len <= T,
+             "attention: segment (slot {}, start {}, len {}, row {}) lies outside the cache {} or the {} rows of q",
+             s.slot, s.start_pos, s.len, s.row, kc.shape.str(), T);
+    for (int32_t i = 0; i < s.len; ++i) rows_host_.insert(rows_host_.end(), {s.row + i, s.start_pos + i, s.slot, 0});
+  }
+  const int64_t nrows = static_cast<int64_t>(rows_host_.size() / 4);
+  if (nrows == 0 || H == 0 || hd == 0) return;
+  const auto* d_rows =
+      static_cast<const cuda::AttnRowDev*>(upload(rows_host_.data(), rows_host_.size() * sizeof(int32_t), rows_));
+  cuda::launch_attention(q.f32(), kc.f32(), vc.f32(), d_rows, nrows, H, Hk, hd, S, scale, window, out.f32(), stream_);
+}
+
+void CudaBackend::argmax(const Tensor& x, int64_t valid, float* max_out, int32_t* idx_out) {
+  enter();
+  check_f32(x, "argmax x");
+  const int64_t M = x.ndim() ? x.dim(0) : 0;
+  if (M == 0) return;
+  const int64_t V = x.numel() / M;
+  AD_CHECK(valid <= V && V <= INT32_MAX, "argmax: valid {} must not exceed the {} columns of x {} (at most 2^31-1)",
+           valid, V, x.shape.str());
+  auto* mx = static_cast<float*>(grow(argmax_, static_cast<size_t>(M) * 8));
+  auto* ix = reinterpret_cast<int32_t*>(mx + M);
+  cuda::launch_argmax(x.f32(), M, V, std::max<int64_t>(valid, 0), mx, ix, stream_);
+  AD_CUDA_CHECK(cudaMemcpyAsync(max_out, mx, static_cast<size_t>(M) * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+  AD_CUDA_CHECK(
+      cudaMemcpyAsync(idx_out, ix, static_cast<size_t>(M) * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+  AD_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the results are host data
+}
+
+int cuda_device_count() noexcept {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int device) { return std::make_unique<CudaBackend>(device); }
+
+}  // namespace autodist

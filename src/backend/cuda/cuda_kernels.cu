@@ -1,0 +1,384 @@
+// The CUDA backend's kernels except attention (cuda_attention.cu). Same arithmetic as the cpu backend: float32
+// everywhere, half weights widened exactly; results differ from it only by the order of float32 sums.
+// Elementwise kernels use grid-stride loops with 64-bit indices, so any size runs with a bounded grid.
+#include <cstdint>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_kernels.h"
+
+namespace autodist::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kMaxBlocks = int64_t{1} << 20;
+
+unsigned grid_for(int64_t n, int threads = kThreads) {
+  int64_t b = (n + threads - 1) / threads;
+  return static_cast<unsigned>(b < kMaxBlocks ? b : kMaxBlocks);
+}
+
+#define AD_GRID_LOOP(i, n)                                                               \
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
+// Exact widening, bit for bit as bf16_to_f32 / f16_to_f32 in core/dtype (NaN payloads included).
+__device__ __forceinline__ float bf16_to_f32_dev(uint16_t h) { return __uint_as_float(static_cast<uint32_t>(h) << 16); }
+
+__device__ __forceinline__ float f16_to_f32_dev(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  if (e == 0) {  // zero or subnormal: m * 2^-24, exact in float
+    float f = static_cast<float>(m) * 0x1p-24f;
+    return sign ? -f : f;
+  }
+  if (e == 31) return __uint_as_float(sign | 0x7f800000u | (m << 13));  // inf / NaN
+  return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+__device__ __forceinline__ float widen_dev(uint16_t h, bool bf16) {
+  return bf16 ? bf16_to_f32_dev(h) : f16_to_f32_dev(h);
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Sum over the block (blockDim.x a multiple of 32); every thread gets the same value. sh: 32 floats of shared.
+__device__ float block_sum(float v, float* sh) {
+  v = warp_sum(v);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  if (lane == 0) sh[warp] = v;
+  __syncthreads();
+  float t = 0.0f;
+  for (int i = 0; i < nw; ++i) t += sh[i];
+  __syncthreads();  // sh is free again for the next call
+  return t;
+}
+
+// bytes 4*M*N written; no FLOPs.
+__global__ void fill_rows_kernel(float* y, const float* row, int64_t M, int64_t N) {
+  AD_GRID_LOOP(i, M * N) y[i] = row[i % N];
+}
+
+// bytes 6n; no FLOPs.
+__global__ void widen_kernel(const uint16_t* src, bool bf16, float* dst, int64_t n) {
+  AD_GRID_LOOP(i, n) dst[i] = widen_dev(src[i], bf16);
+}
+
+// FLOPs 2*M*N*K; bytes 2*N*K (w, read once) + 4*M*K (x, from cache) + 4*M*N. One warp per output column n: lanes
+// stride over K, each widened weight is multiplied into all MR rows of x, then a warp sum per row.
+// kVec: 8 halves (16 bytes) of w and 2 float4 of x per lane and step (K % 8 == 0, 16-byte aligned w and x).
+template <int MR, bool kVec>
+__global__ void gemm_half_rows_kernel(const float* x, const uint16_t* w, bool bf16, const float* bias, float* y,
+                                      int64_t N, int64_t K) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = blockDim.x >> 5;
+  for (int64_t n = blockIdx.x * warps + (threadIdx.x >> 5); n < N; n += static_cast<int64_t>(gridDim.x) * warps) {
+    const uint16_t* wr = w + n * K;
+    float acc[MR];
+#pragma unroll
+    for (int m = 0; m < MR; ++m) acc[m] = 0.0f;
+    if constexpr (kVec) {
+      for (int64_t k = static_cast<int64_t>(lane) * 8; k < K; k += 256) {
+        const uint4 raw = *reinterpret_cast<const uint4*>(wr + k);
+        const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+        float wf[8];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {  // little endian: the low half of each word is the lower index
+          wf[2 * i] = widen_dev(static_cast<uint16_t>(words[i] & 0xffffu), bf16);
+          wf[2 * i + 1] = widen_dev(static_cast<uint16_t>(words[i] >> 16), bf16);
+        }
+#pragma unroll
+        for (int m = 0; m < MR; ++m) {
+          const float4* xp = reinterpret_cast<const float4*>(x + m * K + k);
+          const float4 a = xp[0], b = xp[1];
+          float s = acc[m];
+          s += a.x * wf[0];
+          s += a.y * wf[1];
+          s += a.z * wf[2];
+          s += a.w * wf[3];
+          s += b.x * wf[4];
+          s += b.y * wf[5];
+          s += b.z * wf[6];
+          s += b.w * wf[7];
+          acc[m] = s;
+        }
+      }
+    } else {
+      for (int64_t k = lane; k < K; k += 32) {
+        const float wk = widen_dev(wr[k], bf16);
+#pragma unroll
+        for (int m = 0; m < MR; ++m) acc[m] += x[m * K + k] * wk;
+      }
+    }
+#pragma unroll
+    for (int m = 0; m < MR; ++m) acc[m] = warp_sum(acc[m]);
+    if (lane == 0) {
+      const float b = bias ? bias[n] : 0.0f;
+#pragma unroll
+      for (int m = 0; m < MR; ++m) y[m * N + n] = acc[m] + b;
+    }
+  }
+}
+
+// FLOPs 4*M*C; bytes 8*M*C + 4*C. One block per row: sum of squares, then scale; x may alias y.
+__global__ void rmsnorm_kernel(const float* x, const float* w, float eps, float* y, int64_t M, int64_t C) {
+  __shared__ float sh[32];
+  for (int64_t m = blockIdx.x; m < M; m += gridDim.x) {
+    const float* r = x + m * C;
+    float* o = y + m * C;
+    float ss = 0.0f;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) ss += r[c] * r[c];
+    ss = block_sum(ss, sh);  // its barrier orders every read of the row before any write
+    const float inv = static_cast<float>(1.0 / sqrt(static_cast<double>(ss) / C + eps));
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = r[c] * inv * w[c];
+  }
+}
+
+// FLOPs 6 per rotated pair plus one double sincos; bytes 8*T*H*hd + 4*T + 8*hd/2. One thread per (t, h, pair);
+// the angle pos * inv_freq is formed and rotated in double (as the cpu backend), so large positions stay exact.
+__global__ void rope_kernel(float* x, const int32_t* pos, const double* inv_freq, double af, int64_t T, int64_t H,
+                            int64_t hd) {
+  const int64_t half = hd / 2;
+  AD_GRID_LOOP(i, T * H * half) {
+    const int64_t p = i % half, th = i / half, t = th / H;
+    double sn, cs;
+    sincos(static_cast<double>(pos[t]) * inv_freq[p], &sn, &cs);
+    const float c = static_cast<float>(cs * af), s = static_cast<float>(sn * af);
+    float* r = x + th * hd;
+    const float a = r[p], b = r[p + half];
+    r[p] = a * c - b * s;
+    r[p + half] = b * c + a * s;
+  }
+}
+
+// FLOPs ~5*M*I (one expf each); bytes 12*M*I.
+__global__ void silu_mul_kernel(const float* gu, float* out, int64_t M, int64_t I) {
+  AD_GRID_LOOP(i, M * I) {
+    const int64_t m = i / I, j = i - m * I;
+    const float a = gu[m * 2 * I + j], b = gu[m * 2 * I + I + j];
+    out[i] = a / (1.0f + expf(-a)) * b;
+  }
+}
+
+// bytes 8*T*(nq + 2 nk); no FLOPs.
+__global__ void split_qkv_kernel(const float* qkv, float* q, float* k, float* v, int64_t T, int64_t nq, int64_t nk) {
+  const int64_t W = nq + 2 * nk;
+  AD_GRID_LOOP(i, T * W) {
+    const int64_t t = i / W, c = i - t * W;
+    const float val = qkv[i];
+    if (c < nq)
+      q[t * nq + c] = val;
+    else if (c < nq + nk)
+      k[t * nk + c - nq] = val;
+    else
+      v[t * nk + c - nq - nk] = val;
+  }
+}
+
+// FLOPs n; bytes 12n.
+__global__ void add_kernel(float* y, const float* x, int64_t n) { AD_GRID_LOOP(i, n) y[i] += x[i]; }
+
+// bytes T*D*(4 + element size) + 4*T; no FLOPs. kind: 0 f32, 1 bf16, 2 f16.
+__global__ void embed_kernel(const void* table, int kind, const int32_t* ids, int64_t vocab_start, int64_t V, int64_t D,
+                             float* out, int64_t T) {
+  AD_GRID_LOOP(i, T * D) {
+    const int64_t t = i / D, d = i - t * D;
+    const int64_t r = static_cast<int64_t>(ids[t]) - vocab_start;
+    float val = 0.0f;
+    if (r >= 0 && r < V) {
+      const int64_t off = r * D + d;
+      val = kind == 0 ? static_cast<const float*>(table)[off]
+                      : widen_dev(static_cast<const uint16_t*>(table)[off], kind == 1);
+    }
+    out[i] = val;
+  }
+}
+
+// bytes 16 * len * row per segment (k and v read, both caches written); no FLOPs. blockIdx.y: the segment.
+__global__ void kv_append_kernel(const float* k, const float* v, float* kc, float* vc, const SegDev* segs, int64_t S,
+                                 int64_t row) {
+  const SegDev sg = segs[blockIdx.y];
+  const int64_t n = static_cast<int64_t>(sg.len) * row;
+  const int64_t dst = (static_cast<int64_t>(sg.slot) * S + sg.start_pos) * row;
+  const int64_t src = static_cast<int64_t>(sg.row) * row;
+  AD_GRID_LOOP(i, n) {
+    kc[dst + i] = k[src + i];
+    vc[dst + i] = v[src + i];
+  }
+}
+
+// (value, index) a beats b: larger value, or the same value at a smaller index. NaN never beats anything.
+__device__ __forceinline__ bool beats(float av, int aj, float bv, int bj) { return av > bv || (av == bv && aj < bj); }
+
+// bytes 4*M*valid + 8*M; compares only. One block per row; the first index of the maximum, as the cpu backend's
+// sequential scan: NaN is skipped, except that a NaN in column 0 is the answer (nothing compares greater).
+__global__ void argmax_kernel(const float* x, int64_t M, int64_t V, int valid, float* max_out, int32_t* idx_out) {
+  __shared__ float sv[32];
+  __shared__ int sj[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  for (int64_t m = blockIdx.x; m < M; m += gridDim.x) {
+    const float* r = x + m * V;
+    float bv = -INFINITY;
+    int bj = 0x7fffffff;
+    for (int j = threadIdx.x; j < valid; j += blockDim.x) {
+      const float v = r[j];
+      if (beats(v, j, bv, bj)) {
+        bv = v;
+        bj = j;
+      }
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+      const int oj = __shfl_xor_sync(0xffffffffu, bj, o);
+      if (beats(ov, oj, bv, bj)) {
+        bv = ov;
+        bj = oj;
+      }
+    }
+    if (lane == 0) {
+      sv[warp] = bv;
+      sj[warp] = bj;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      for (int w = 1; w < nw; ++w)
+        if (beats(sv[w], sj[w], bv, bj)) {
+          bv = sv[w];
+          bj = sj[w];
+        }
+      if (valid <= 0) {
+        bv = -INFINITY;
+        bj = 0;
+      } else if (isnan(r[0])) {
+        bv = r[0];
+        bj = 0;
+      }
+      max_out[m] = bv;
+      idx_out[m] = bj;
+    }
+    __syncthreads();  // sv, sj are reused by the next row
+  }
+}
+
+template <int MR>
+void gemm_half_rows_m(bool vec, const float* x, const uint16_t* w, bool bf16, const float* bias, float* y, int64_t N,
+                      int64_t K, cudaStream_t s) {
+  const unsigned blocks = grid_for(N * 32, kThreads);  // one warp per column
+  if (vec)
+    gemm_half_rows_kernel<MR, true><<<blocks, kThreads, 0, s>>>(x, w, bf16, bias, y, N, K);
+  else
+    gemm_half_rows_kernel<MR, false><<<blocks, kThreads, 0, s>>>(x, w, bf16, bias, y, N, K);
+  AD_CUDA_LAUNCH_CHECK("gemm_half_rows_kernel");
+}
+
+int rows_threads(int64_t C) {  // threads per row-block: a warp at least, 256 at most, no idle warps for small C
+  int64_t t = (C + 31) / 32 * 32;
+  return static_cast<int>(t < 32 ? 32 : (t > kThreads ? kThreads : t));
+}
+
+unsigned row_blocks(int64_t M) { return static_cast<unsigned>(M < kMaxBlocks ? M : kMaxBlocks); }
+
+}  // namespace
+
+cudaError_t kernels_loadable() {
+  cudaFuncAttributes a;
+  return cudaFuncGetAttributes(&a, add_kernel);
+}
+
+void launch_fill_rows(float* y, const float* row, int64_t M, int64_t N, cudaStream_t s) {
+  if (M * N == 0) return;
+  fill_rows_kernel<<<grid_for(M * N), kThreads, 0, s>>>(y, row, M, N);
+  AD_CUDA_LAUNCH_CHECK("fill_rows_kernel");
+}
+
+void launch_widen(const void* src, DType t, float* dst, int64_t n, cudaStream_t s) {
+  if (n == 0) return;
+  widen_kernel<<<grid_for(n), kThreads, 0, s>>>(static_cast<const uint16_t*>(src), t == DType::BF16, dst, n);
+  AD_CUDA_LAUNCH_CHECK("widen_kernel");
+}
+
+void launch_gemm_half_rows(const float* x, const void* w, DType wt, const float* bias, float* y, int64_t M, int64_t N,
+                           int64_t K, cudaStream_t s) {
+  if (M == 0 || N == 0) return;
+  const auto* wp = static_cast<const uint16_t*>(w);
+  const bool bf16 = wt == DType::BF16;
+  const bool vec = K % 8 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  switch (M) {
+    case 1: return gemm_half_rows_m<1>(vec, x, wp, bf16, bias, y, N, K, s);
+    case 2: return gemm_half_rows_m<2>(vec, x, wp, bf16, bias, y, N, K, s);
+    case 3: return gemm_half_rows_m<3>(vec, x, wp, bf16, bias, y, N, K, s);
+    case 4: return gemm_half_rows_m<4>(vec, x, wp, bf16, bias, y, N, K, s);
+    case 5: return gemm_half_rows_m<5>(vec, x, wp, bf16, bias, y, N, K, s);
+    case 6: return gemm_half_rows_m<6>(vec, x, wp, bf16, bias, y, N, K, s);
+    case 7: return gemm_half_rows_m<7>(vec, x, wp, bf16, bias, y, N, K, s);
+    case 8: return gemm_half_rows_m<8>(vec, x, wp, bf16, bias, y, N, K, s);
+    default: throw_cuda_error(cudaErrorInvalidValue, "launch_gemm_half_rows (M outside 1..8)", __FILE__, __LINE__);
+  }
+}
+
+void launch_rmsnorm(const float* x, const float* w, float eps, float* y, int64_t M, int64_t C, cudaStream_t s) {
+  if (M == 0 || C == 0) return;
+  rmsnorm_kernel<<<row_blocks(M), rows_threads(C), 0, s>>>(x, w, eps, y, M, C);
+  AD_CUDA_LAUNCH_CHECK("rmsnorm_kernel");
+}
+
+void launch_rope(float* x, const int32_t* pos, const double* inv_freq, double attention_factor, int64_t T, int64_t H,
+                 int64_t hd, cudaStream_t s) {
+  const int64_t n = T * H * (hd / 2);
+  if (n == 0) return;
+  rope_kernel<<<grid_for(n), kThreads, 0, s>>>(x, pos, inv_freq, attention_factor, T, H, hd);
+  AD_CUDA_LAUNCH_CHECK("rope_kernel");
+}
+
+void launch_silu_mul(const float* gu, float* out, int64_t M, int64_t I, cudaStream_t s) {
+  if (M * I == 0) return;
+  silu_mul_kernel<<<grid_for(M * I), kThreads, 0, s>>>(gu, out, M, I);
+  AD_CUDA_LAUNCH_CHECK("silu_mul_kernel");
+}
+
+void launch_split_qkv(const float* qkv, float* q, float* k, float* v, int64_t T, int64_t nq, int64_t nk,
+                      cudaStream_t s) {
+  const int64_t n = T * (nq + 2 * nk);
+  if (n == 0) return;
+  split_qkv_kernel<<<grid_for(n), kThreads, 0, s>>>(qkv, q, k, v, T, nq, nk);
+  AD_CUDA_LAUNCH_CHECK("split_qkv_kernel");
+}
+
+void launch_add(float* y, const float* x, int64_t n, cudaStream_t s) {
+  if (n == 0) return;
+  add_kernel<<<grid_for(n), kThreads, 0, s>>>(y, x, n);
+  AD_CUDA_LAUNCH_CHECK("add_kernel");
+}
+
+void launch_embed(const void* table, DType t, const int32_t* ids, int64_t vocab_start, int64_t V, int64_t D, float* out,
+                  int64_t T, cudaStream_t s) {
+  if (T * D == 0) return;
+  const int kind = t == DType::F32 ? 0 : (t == DType::BF16 ? 1 : 2);
+  embed_kernel<<<grid_for(T * D), kThreads, 0, s>>>(table, kind, ids, vocab_start, V, D, out, T);
+  AD_CUDA_LAUNCH_CHECK("embed_kernel");
+}
+
+void launch_kv_append(const float* k, const float* v, float* kc, float* vc, const SegDev* segs, int64_t nseg, int64_t S,
+                      int64_t row, int64_t max_len, cudaStream_t s) {
+  if (nseg == 0 || max_len * row == 0) return;
+  constexpr int64_t kMaxGridY = 65535;
+  for (int64_t s0 = 0; s0 < nseg; s0 += kMaxGridY) {
+    const int64_t n = nseg - s0 < kMaxGridY ? nseg - s0 : kMaxGridY;
+    dim3 grid(grid_for(max_len * row), static_cast<unsigned>(n));
+    kv_append_kernel<<<grid, kThreads, 0, s>>>(k, v, kc, vc, segs + s0, S, row);
+    AD_CUDA_LAUNCH_CHECK("kv_append_kernel");
+  }
+}
+
+void launch_argmax(const float* x, int64_t M, int64_t V, int64_t valid, float* max_out, int32_t* idx_out,
+                   cudaStream_t s) {
+  if (M == 0) return;
+  argmax_kernel<<<row_blocks(M), kThreads, 0, s>>>(x, M, V, static_cast<int>(valid), max_out, idx_out);
+  AD_CUDA_LAUNCH_CHECK("argmax_kernel");
+}
+
+}  // namespace autodist::cuda
