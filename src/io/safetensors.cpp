@@ -138,6 +138,15 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
   }
 }
 
+void SafetensorsFile::release(const TensorInfo& t) const {
+  // madvise wants page-aligned ranges: only whole pages inside the tensor.
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t a = reinterpret_cast<uintptr_t>(data_ + t.offset), e = a + t.nbytes;
+  a = (a + page - 1) / page * page;
+  e = e / page * page;
+  if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
+}
+
 bool Checkpoint::has(const std::string& name) const { return where_.count(name) > 0; }
 
 const TensorInfo& Checkpoint::info(const std::string& name) const {

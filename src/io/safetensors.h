@@ -43,6 +43,8 @@ class SafetensorsFile {
   // The whole mapped file (header included), e.g. to checksum it.
   const uint8_t* bytes() const { return map_; }
   size_t size() const { return map_size_; }
+  // Tells the kernel this tensor's pages are no longer needed (read once, already copied).
+  void release(const TensorInfo& t) const;
 
  private:
   std::string path_;

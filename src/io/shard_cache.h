@@ -46,7 +46,10 @@ class ShardCache {
 
   // The rank's file when its manifest exists, matches `expect` (every key of it) and the file's size
   // and checksum agree. Otherwise null with `why` saying what was wrong ("" when simply absent).
-  std::unique_ptr<SafetensorsFile> open(int rank, const nlohmann::json& expect, std::string& why) const;
+  // With verify = false the checksum is left to the caller (`checksum` returns the manifest's), so a
+  // loader can hash each tensor as it copies it: one pass over the file instead of two.
+  std::unique_ptr<SafetensorsFile> open(int rank, const nlohmann::json& expect, std::string& why, bool verify = true,
+                                        std::string* checksum = nullptr) const;
 
   // Streams one rank's file: header first, then the tensors' bytes in order.
   class Writer {

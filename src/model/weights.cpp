@@ -151,7 +151,8 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
   }
   if (cache) {
     std::string why;
-    if (auto f = cache->open(src.rank, expect, why)) {
+    std::string want_sum;
+    if (auto f = cache->open(src.rank, expect, why, false, &want_sum)) {
       bool ok = f->tensors().size() == plan.size();
       for (auto& t : plan) {
         auto* info = f->find(t.name);
@@ -161,17 +162,28 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
         }
       }
       if (ok) {
+        // One pass: hash each tensor's bytes (file order = plan order) as they are copied, then drop
+        // them from this mapping so a file larger than free memory does not evict what comes next.
+        io::Checksum sum;
+        sum.update(f->bytes(), static_cast<size_t>(f->data(*f->find(plan[0].name)) - f->bytes()));
         for (auto& t : plan) {
           auto* info = f->find(t.name);
           Buffer b(&be, t.dtype, to_shape(t.shape));
+          sum.update(f->data(*info), info->nbytes);
           be.to_device(b.t(), f->data(*info));
+          f->release(*info);
           bufs.emplace(t.name, std::move(b));
         }
-        rep = {"cache", f->size()};
-        if (report) *report = rep;
-        return assemble(bufs, range);
+        if (io::Checksum::hex(sum.digest()) == want_sum) {
+          rep = {"cache", f->size()};
+          if (report) *report = rep;
+          return assemble(bufs, range);
+        }
+        bufs.clear();
+        why = fmt::format("{} fails its checksum (the manifest says {})", f->path(), want_sum);
+      } else {
+        why = fmt::format("{} does not hold this rank's tensors", f->path());
       }
-      why = fmt::format("{} does not hold this rank's tensors", f->path());
     }
     if (!why.empty()) log::warn("shard cache: {}; rebuilding it from the checkpoint", why);
   }
