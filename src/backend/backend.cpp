@@ -4,6 +4,20 @@
 
 namespace autodist {
 
+GemmDims gemm_dims(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y) {
+  AD_CHECK(x.ndim() >= 1 && w.ndim() >= 1, "gemm: x {} and w {} need a leading dimension", x.shape.str(),
+           w.shape.str());
+  GemmDims d;
+  d.M = x.dim(0);
+  d.N = w.dim(0);
+  d.K = d.M > 0 ? x.numel() / d.M : (d.N > 0 ? w.numel() / d.N : 0);
+  AD_CHECK(x.numel() == d.M * d.K && w.numel() == d.N * d.K && y.numel() == d.M * d.N,
+           "gemm: x {} w {} y {} do not fit (y[M,N] = x[M,K] . w[N,K]^T)", x.shape.str(), w.shape.str(), y.shape.str());
+  AD_CHECK(!bias || bias->numel() == d.N, "gemm: bias {} does not fit w {} (needs {} values)", bias->shape.str(),
+           w.shape.str(), d.N);
+  return d;
+}
+
 Buffer::Buffer(Backend* be, DType t, Shape s) : be_(be) {
   view_ = Tensor(nullptr, t, s, be->device());
   size_t n = view_.nbytes();

@@ -88,6 +88,13 @@ class Backend {
   virtual void argmax(const Tensor& x, int64_t valid, float* max_out, int32_t* idx_out) = 0;
 };
 
+// M, N, K of y[M,N] = x[M,K] . w[N,K]^T (+ bias[N]), checked: the shape contract every backend's gemm shares
+// (dtypes and devices are each backend's to check).
+struct GemmDims {
+  int64_t M = 0, N = 0, K = 0;
+};
+GemmDims gemm_dims(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y);
+
 std::unique_ptr<Backend> make_cpu_backend();
 // The CUDA backend on `device` (backend/cuda/cuda_backend.h). Throws autodist::Error when the build has no CUDA
 // or the device does not exist.

@@ -7,9 +7,10 @@
 
 namespace autodist::trace {
 
-void Trace::add(const char* phase, int64_t t0, int64_t t1, int64_t bytes, int chunk, int layer, int step, int mb) {
+Event Event::make(int32_t rank, const char* phase, int64_t t0, int64_t t1, int64_t bytes, int chunk, int layer,
+                  int step, int mb) {
   Event e;
-  e.rank = rank_;
+  e.rank = rank;
   std::strncpy(e.phase, phase, sizeof(e.phase) - 1);
   e.t_start_ns = t0;
   e.t_end_ns = t1;
@@ -18,6 +19,11 @@ void Trace::add(const char* phase, int64_t t0, int64_t t1, int64_t bytes, int ch
   e.layer = layer;
   e.step = step;
   e.micro_batch = mb;
+  return e;
+}
+
+void Trace::add(const char* phase, int64_t t0, int64_t t1, int64_t bytes, int chunk, int layer, int step, int mb) {
+  Event e = Event::make(rank_, phase, t0, t1, bytes, chunk, layer, step, mb);
   std::lock_guard<std::mutex> lk(mu_);
   ev_.push_back(e);
 }

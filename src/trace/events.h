@@ -22,6 +22,8 @@ struct Event {
   int64_t t_start_ns = 0, t_end_ns = 0;
   int64_t bytes = 0;
   double ms() const { return (t_end_ns - t_start_ns) * 1e-6; }
+  static Event make(int32_t rank, const char* phase, int64_t t0, int64_t t1, int64_t bytes = 0, int chunk = -1,
+                    int layer = -1, int step = -1, int mb = -1);
 };
 
 class Trace {

@@ -34,17 +34,7 @@ struct TempDir {
 
 Event ev(int32_t rank, const char* phase, int64_t t0, int64_t t1, int64_t bytes = 0, int chunk = -1, int layer = -1,
          int step = -1, int mb = -1) {
-  Event e;
-  e.rank = rank;
-  std::strncpy(e.phase, phase, sizeof(e.phase) - 1);
-  e.t_start_ns = t0;
-  e.t_end_ns = t1;
-  e.bytes = bytes;
-  e.chunk = chunk;
-  e.layer = layer;
-  e.step = step;
-  e.micro_batch = mb;
-  return e;
+  return Event::make(rank, phase, t0, t1, bytes, chunk, layer, step, mb);
 }
 
 bool same(const Event& a, const Event& b) {

@@ -276,14 +276,7 @@ void CudaBackend::gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Ten
   check_float(w, "gemm w");
   check_f32(y, "gemm y");
   if (bias) check_f32(*bias, "gemm bias");
-  AD_CHECK(x.ndim() >= 1 && w.ndim() >= 1, "gemm: x {} and w {} need a leading dimension", x.shape.str(),
-           w.shape.str());
-  const int64_t M = x.dim(0), N = w.dim(0);
-  const int64_t K = M > 0 ? x.numel() / M : (N > 0 ? w.numel() / N : 0);
-  AD_CHECK(x.numel() == M * K && w.numel() == N * K && y.numel() == M * N,
-           "gemm: x {} w {} y {} do not fit (y[M,N] = x[M,K] . w[N,K]^T)", x.shape.str(), w.shape.str(), y.shape.str());
-  AD_CHECK(!bias || bias->numel() == N, "gemm: bias {} does not fit w {} (needs {} values)", bias->shape.str(),
-           w.shape.str(), N);
+  const auto [M, N, K] = gemm_dims(x, w, bias, y);
   if (M == 0 || N == 0) return;
   float* yp = y.f32();
   const float* bp = bias ? bias->f32() : nullptr;
