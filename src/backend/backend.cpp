@@ -39,6 +39,45 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
   return *this;
 }
 
+HostBuffer::HostBuffer(Backend* be, size_t bytes) : be_(be), bytes_(bytes) { p_ = be->alloc_host(bytes ? bytes : 1); }
+
+HostBuffer::~HostBuffer() {
+  if (be_ && p_) be_->free_host(p_);
+}
+
+HostBuffer& HostBuffer::operator=(HostBuffer&& o) noexcept {
+  if (this != &o) {
+    if (be_ && p_) be_->free_host(p_);
+    be_ = o.be_;
+    p_ = o.p_;
+    bytes_ = o.bytes_;
+    o.be_ = nullptr;
+    o.p_ = nullptr;
+    o.bytes_ = 0;
+  }
+  return *this;
+}
+
+void Backend::prepare(const StepLimits& lim) {
+  AD_CHECK(lim.max_tokens >= 1 && lim.max_context >= 1 && lim.slots >= 1 && lim.max_outputs >= 1 && lim.vocab >= 1,
+           "prepare: every limit must be >= 1 (tokens {}, context {}, slots {}, outputs {}, vocab {})", lim.max_tokens,
+           lim.max_context, lim.slots, lim.max_outputs, lim.vocab);
+  plan_ = nullptr;
+  on_prepare(lim);
+  limits_ = lim;
+}
+
+void Backend::begin_step(const StepPlan& plan) {
+  check_plan(plan, limits_);
+  on_begin_step(plan);
+  plan_ = &plan;
+}
+
+const StepPlan& Backend::plan() const {
+  AD_CHECK(plan_, "{} backend: a kernel that reads the step plan ran outside a step (call begin_step first)", name());
+  return *plan_;
+}
+
 #ifndef AUTODIST_HAVE_CUDA
 // Built without CUDA: the CUDA backend (backend/cuda) is not compiled; these keep callers free of #if.
 std::unique_ptr<Backend> make_cuda_backend(int device) {

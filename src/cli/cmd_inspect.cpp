@@ -12,16 +12,17 @@ namespace autodist::cli {
 namespace {
 
 int run(int argc, char** argv) {
-  std::string model, partition = "equal-layers";
+  std::string model, partition = "equal-layers", dtype = "auto";
   int pp = 1, tp = 1;
   po::options_description d("inspect options");
   d.add_options()
     ("model", po::value(&model)->required(), "model directory")
     ("pp", po::value(&pp)->default_value(1), "pipeline stages to preview")
     ("tp", po::value(&tp)->default_value(1), "tensor-parallel size to check")
-    ("partition", po::value(&partition)->default_value("equal-layers"), "partition policy");
+    ("partition", po::value(&partition)->default_value("equal-layers"), "partition policy")
+    ("dtype", po::value(&dtype)->default_value("auto"), "weights of the run: auto | bf16 | f16 | f32 (sizes the split)");
   po::variables_map vm;
-  if (!parse_args(argc, argv, d, vm, "usage: autodist inspect --model DIR [--pp P --partition POLICY]")) return 0;
+  if (!parse_args(argc, argv, d, vm, "usage: autodist inspect --model DIR [--pp P --partition POLICY --dtype D]")) return 0;
   ModelConfig c = load_model_config(model);
   io::Checkpoint ck(model);
   size_t ck_bytes = 0;
@@ -39,13 +40,16 @@ int run(int argc, char** argv) {
   TpShard sh = TpShard::make(c, 0, tp);
   s += fmt::format("tp {}: {} q heads, {} kv heads{}, {} MLP columns, {} vocab rows per rank\n", tp, sh.q_heads,
                    sh.kv_heads, c.n_kv_heads < tp ? " (replicated)" : "", sh.inter, sh.vocab_local);
-  size_t bpp = dtype_size(c.dtype);
-  auto parts = make_partition(c, pp, partition, bpp);
-  s += fmt::format("partition {} over {} stages ({} bytes/param):\n", partition, pp, bpp);
+  // The split generate will use: same policy, same run dtype (matrices in it, vectors in f32).
+  const DType wt = run_weight_dtype(dtype);
+  auto parts = make_partition(c, pp, partition, wt);
+  std::string line;
+  for (const StageRange& r : parts) line += fmt::format(" [{}, {})", r.first, r.last);
+  s += fmt::format("partition {} over {} stages ({} weights):{}\n", partition, pp, dtype_name(wt), line);
   for (size_t i = 0; i < parts.size(); ++i)
     s += fmt::format("  stage {}: layers [{}, {}) ({} layers){}{}  {:.2f} MB\n", i, parts[i].first, parts[i].last,
                      parts[i].last - parts[i].first, parts[i].has_embed ? " +embed" : "",
-                     parts[i].has_head ? " +norm+lm_head" : "", stage_bytes(c, parts[i], bpp) / 1e6);
+                     parts[i].has_head ? " +norm+lm_head" : "", stage_bytes(c, parts[i], wt) / 1e6);
   log::out(s);
   return 0;
 }

@@ -98,12 +98,17 @@ std::unique_ptr<RunContext> setup_run(RunOptions& o, std::unique_ptr<dist::Commu
   eo.partition = o.partition;
   eo.micro_batches = o.micro_batches;
   eo.sp_chunk = o.sp_chunk_size;
-  eo.kv_sync = o.kv_sync.empty() ? "none" : o.kv_sync;
-  // The cpu backend computes in f32; bf16/f16 keep its weight matrices at half the memory.
-  eo.weight_dtype = o.dtype == "auto" ? DType::F32 : parse_dtype(o.dtype);
+  eo.kv_sync = parse_kv_sync(o.kv_sync.empty() ? "none" : o.kv_sync);
+  eo.weight_dtype = run_weight_dtype(o.dtype);
   eo.cache_dir = o.cache_dir;
-  ctx->engine = std::make_unique<Engine>(*ctx->backend, ctx->cfg, eo, ctx->groups);
+  LoadedModel model = load_model(*ctx->backend, ctx->cfg, ctx->groups.topo, eo);
+  ctx->engine = std::make_unique<Engine>(*ctx->backend, ctx->cfg, eo, ctx->groups, std::move(model));
   return ctx;
+}
+
+DType run_weight_dtype(const std::string& dtype) {
+  // Both backends compute in f32 today; bf16/f16 keep the weight matrices at half the memory.
+  return dtype == "auto" ? DType::F32 : parse_dtype(dtype);
 }
 
 bool parse_args(int argc, char** argv, po::options_description& d, po::variables_map& vm, const std::string& usage,

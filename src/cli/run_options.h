@@ -44,6 +44,9 @@ struct RunContext {
 // `world` (a sweep point's sub-communicator of tp*pp ranks) replaces MPI_COMM_WORLD when given.
 std::unique_ptr<RunContext> setup_run(RunOptions& o, std::unique_ptr<dist::Communicator> world = nullptr);
 
+// The storage dtype of the weight matrices for --dtype (auto: f32): what the run holds and the partition sizes.
+DType run_weight_dtype(const std::string& dtype);
+
 // Parses argv with the given description; prints help and returns false on --help.
 bool parse_args(int argc, char** argv, po::options_description& d, po::variables_map& vm,
                 const std::string& usage, const po::positional_options_description* pos = nullptr);

@@ -20,6 +20,11 @@ class CommRequest {
  public:
   virtual ~CommRequest() = default;
   virtual void wait() = 0;
+  // True once the operation is complete (then wait() returns at once); never blocks.
+  virtual bool test() = 0;
+  // Gives up on the operation without waiting, for a run that failed and must not hang: later wait() calls and the
+  // destructor return at once. The buffer must stay valid until the process ends.
+  virtual void abandon() noexcept = 0;
 };
 
 class Communicator {

@@ -147,6 +147,31 @@ class MpiRequest final : public CommRequest {
     if (many_.empty()) comm_->check(MPI_Wait(&one_, MPI_STATUS_IGNORE), call_);
     else comm_->check(MPI_Waitall(static_cast<int>(many_.size()), many_.data(), MPI_STATUSES_IGNORE), call_);
   }
+  bool test() override {
+    if (done_) return true;
+    int flag = 0;
+    if (many_.empty()) comm_->check(MPI_Test(&one_, &flag, MPI_STATUS_IGNORE), call_);
+    else comm_->check(MPI_Testall(static_cast<int>(many_.size()), many_.data(), &flag, MPI_STATUSES_IGNORE), call_);
+    done_ = flag != 0;
+    return done_;
+  }
+  // Receives are cancelled; every request is freed without waiting (MPI completes or drops it on its own).
+  void abandon() noexcept override {
+    if (done_) return;
+    done_ = true;
+    auto drop = [&](MPI_Request& r) {
+      if (r == MPI_REQUEST_NULL) return;
+      if (recv_) MPI_Cancel(&r);
+      MPI_Request_free(&r);
+    };
+    if (many_.empty()) drop(one_);
+    for (auto& r : many_) drop(r);
+  }
+  void set_recv() { recv_ = true; }
+
+  // Requests come from a free list: a step's isend allocates nothing once the list has warmed up.
+  static void* operator new(size_t n);
+  static void operator delete(void* p) noexcept;
   // One request inline (the common case costs no extra allocation); chunked messages use many_.
   void add(MPI_Request r) {
     if (n_++ == 0) {
@@ -160,11 +185,38 @@ class MpiRequest final : public CommRequest {
  private:
   const MpiCommunicator* comm_;  // must outlive the request, as MPI requires of the MPI_Comm
   const char* call_;
-  bool done_ = false;
+  bool done_ = false, recv_ = false;
   int n_ = 0;
   MPI_Request one_ = MPI_REQUEST_NULL;
   std::vector<MPI_Request> many_;
 };
+
+std::mutex g_free_mu;
+std::vector<void*> g_free_requests;
+
+void* MpiRequest::operator new(size_t n) {
+  {
+    std::lock_guard<std::mutex> lk(g_free_mu);
+    if (!g_free_requests.empty() && n == sizeof(MpiRequest)) {
+      void* p = g_free_requests.back();
+      g_free_requests.pop_back();
+      return p;
+    }
+  }
+  return ::operator new(n);
+}
+
+void MpiRequest::operator delete(void* p) noexcept {
+  std::lock_guard<std::mutex> lk(g_free_mu);
+  try {
+    if (g_free_requests.size() < 1024) {
+      g_free_requests.push_back(p);
+      return;
+    }
+  } catch (...) {
+  }
+  ::operator delete(p);
+}
 
 }  // namespace
 
@@ -352,6 +404,7 @@ std::unique_ptr<CommRequest> MpiCommunicator::irecv(Tensor buf, int peer, int ta
   require_host(buf, "irecv");
   AD_CHECK(peer >= 0 && peer < size_, "irecv: peer {} is outside [0, {})", peer, size_);
   auto req = std::make_unique<MpiRequest>(this, "MPI_Wait (irecv)");
+  req->set_recv();
   MPI_Datatype t = mpi_type(buf.dtype);
   for_chunks(buf.numel(), [&](int64_t off, int c) {
     MPI_Request r;

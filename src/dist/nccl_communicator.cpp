@@ -344,6 +344,12 @@ class NcclRequest final : public CommRequest {
     done_ = true;
     comm_->issue_pending();
   }
+  // Stream-ordered: once issued, later work on the stream sees the transfer.
+  bool test() override {
+    wait();
+    return true;
+  }
+  void abandon() noexcept override { done_ = true; }
 
  private:
   NcclCommunicator* comm_;

@@ -23,11 +23,16 @@ struct Topology {
   std::string str() const;
 };
 
-// Communicators of one rank: the whole world, its tp group (ordered by tp rank) and its pp group
-// (ordered by stage). Null members when there is no MPI (a single rank without a communicator).
+// Communicators of one rank, two per group by purpose. Control channels (MPI, host memory) carry tokens, flags
+// and small host data: the whole world, the tp group (ordered by tp rank) and the pp group (ordered by stage).
+// Data channels carry activations and collectives on device tensors: tp_data (the all_reduces after o_proj and
+// down_proj, the vocab-parallel embedding and head) and pp_data (activations between stages, the KV sync). They
+// are MPI duplicates of tp and pp today; a CUDA run can put NCCL there. Null members when there is no MPI (a
+// single rank without a communicator).
 struct ParallelGroups {
   Topology topo;
-  std::unique_ptr<Communicator> world, tp, pp;
+  std::unique_ptr<Communicator> world, tp, pp;  // control
+  std::unique_ptr<Communicator> tp_data, pp_data;  // data
   static ParallelGroups make(Communicator* world_comm, int tp, int pp);  // world_comm may be null (1 rank)
 };
 

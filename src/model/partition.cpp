@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "model/tp_shard.h"
 
 namespace autodist {
 
@@ -38,8 +39,6 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-// The last stage holds the vocabulary matrix even when it is tied: the embedding lives on stage 0.
-size_t head_bytes(const ModelConfig& c, size_t bpp) { return (c.hidden + c.embed_params()) * bpp; }
 
 std::vector<StageRange> from_counts(const ModelConfig& c, const std::vector<int64_t>& counts) {
   std::vector<StageRange> r;
@@ -52,13 +51,13 @@ std::vector<StageRange> from_counts(const ModelConfig& c, const std::vector<int6
 }
 
 // Contiguous split of the layers into pp non-empty stages minimising max_s cost(s) / weight[s].
-std::vector<int64_t> min_max_split(const ModelConfig& c, int pp, size_t bpp, const std::vector<double>& weight) {
+std::vector<int64_t> min_max_split(const ModelConfig& c, int pp, const ModelBytes& mb, const std::vector<double>& weight) {
   int64_t n = c.n_layers;
-  double lb = static_cast<double>(c.layer_params() * bpp);
+  double lb = static_cast<double>(mb.layer);
   auto cost = [&](int s, int64_t a, int64_t b) {
     double x = lb * (b - a);
-    if (s == 0) x += static_cast<double>(c.embed_params() * bpp);
-    if (s == pp - 1) x += static_cast<double>(head_bytes(c, bpp));
+    if (s == 0) x += static_cast<double>(mb.embed);
+    if (s == pp - 1) x += static_cast<double>(mb.head);
     return x / weight[s];
   };
   const double inf = std::numeric_limits<double>::infinity();
@@ -85,14 +84,26 @@ std::vector<int64_t> min_max_split(const ModelConfig& c, int pp, size_t bpp, con
 
 }  // namespace
 
-size_t stage_bytes(const ModelConfig& c, const StageRange& r, size_t bpp) {
-  size_t b = static_cast<size_t>(c.layer_params() * (r.last - r.first)) * bpp;
-  if (r.has_embed) b += c.embed_params() * bpp;
-  if (r.has_head) b += head_bytes(c, bpp);
+ModelBytes model_bytes(const ModelConfig& c, DType dtype) {
+  const TpShard whole = TpShard::make(c, 0, 1);
+  auto sum = [&](const StageRange& r) {
+    size_t b = 0;
+    for (const ShardTensor& t : shard_plan(c, whole, r, dtype)) b += t.nbytes();
+    return b;
+  };
+  return {c.n_layers > 0 ? sum({0, 1, false, false}) : 0, sum({0, 0, true, false}), sum({0, 0, false, true})};
+}
+
+size_t stage_bytes(const ModelConfig& c, const StageRange& r, DType dtype) {
+  ModelBytes mb = model_bytes(c, dtype);
+  size_t b = mb.layer * static_cast<size_t>(r.last - r.first);
+  if (r.has_embed) b += mb.embed;
+  if (r.has_head) b += mb.head;
   return b;
 }
 
-std::vector<StageRange> make_partition(const ModelConfig& c, int pp, const std::string& policy, size_t bpp) {
+std::vector<StageRange> make_partition(const ModelConfig& c, int pp, const std::string& policy, DType dtype) {
+  const ModelBytes mb = model_bytes(c, dtype);
   const int64_t n = c.n_layers;
   AD_CHECK(pp >= 1, "pipeline-parallel size must be >= 1, got {}", pp);
   AD_CHECK(pp <= n, "pipeline-parallel size {} is larger than the {} layers of the model: each stage needs a layer",
@@ -103,10 +114,10 @@ std::vector<StageRange> make_partition(const ModelConfig& c, int pp, const std::
   if (kind == "equal-layers") {
     for (int s = 0; s < pp; ++s) counts.push_back(n / pp + (s < n % pp ? 1 : 0));
   } else if (kind == "equal-params") {
-    counts = min_max_split(c, pp, bpp, std::vector<double>(pp, 1.0));
+    counts = min_max_split(c, pp, mb, std::vector<double>(pp, 1.0));
   } else if (kind == "threshold") {
     int64_t limit = parse_bytes(arg);
-    size_t lb = static_cast<size_t>(c.layer_params()) * bpp, cur = c.embed_params() * bpp;
+    size_t lb = mb.layer, cur = mb.embed;
     int64_t in_stage = 0;
     for (int64_t l = 0; l < n; ++l) {
       if (in_stage > 0 && cur + lb > static_cast<size_t>(limit)) {
@@ -137,12 +148,12 @@ std::vector<StageRange> make_partition(const ModelConfig& c, int pp, const std::
       AD_CHECK(v > 0, "partition memory: budget '{}' must be positive", it);
       gb.push_back(v * 1024 * 1024 * 1024);
     }
-    counts = min_max_split(c, pp, bpp, gb);
+    counts = min_max_split(c, pp, mb, gb);
     auto ranges = from_counts(c, counts);
     for (int s = 0; s < pp; ++s)
-      AD_CHECK(stage_bytes(c, ranges[s], bpp) <= gb[s],
-               "partition memory:{}: stage {} needs {:.2f} GB of weights but its budget is {} GB", arg, s,
-               stage_bytes(c, ranges[s], bpp) / 1073741824.0, items[s]);
+      AD_CHECK(stage_bytes(c, ranges[s], dtype) <= gb[s],
+               "partition memory:{}: stage {} needs {:.2f} GB of weights in {} but its budget is {} GB", arg, s,
+               stage_bytes(c, ranges[s], dtype) / 1073741824.0, dtype_name(dtype), items[s]);
   } else if (kind == "layers") {
     auto items = split_list(arg);
     AD_CHECK(static_cast<int>(items.size()) == pp, "partition layers:{} lists {} stages but the pipeline has {}", arg,

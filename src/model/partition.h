@@ -1,4 +1,4 @@
-// defines: make_partition (pipeline split policies), stage_bytes, PartitionPlan
+// defines: make_partition (pipeline split policies), ModelBytes, model_bytes, stage_bytes
 //
 // Policies (PiPPy-like):
 //   equal-layers        layers split as evenly as possible (extra layers go to the first stages)
@@ -18,10 +18,18 @@
 
 namespace autodist {
 
+// Bytes a rank holds (whole model, before tensor parallelism) with matrices in `dtype` and vectors in f32, exactly as
+// the weight loader stores them (shard_plan): per layer, for the embedding (first stage) and for the final norm +
+// vocabulary matrix (last stage; the embedding rows again when tied).
+struct ModelBytes {
+  size_t layer = 0, embed = 0, head = 0;
+};
+ModelBytes model_bytes(const ModelConfig& c, DType dtype);
+
+// Sized in the run's weight dtype: `generate --dtype bf16` and `inspect --dtype bf16` give the same split.
 std::vector<StageRange> make_partition(const ModelConfig& c, int pp, const std::string& policy,
-                                       size_t bytes_per_param = 4);
-// Weight bytes a stage holds (whole model, before tensor parallelism).
-size_t stage_bytes(const ModelConfig& c, const StageRange& r, size_t bytes_per_param);
+                                       DType dtype = DType::F32);
+size_t stage_bytes(const ModelConfig& c, const StageRange& r, DType dtype);
 int64_t parse_bytes(const std::string& s);  // "512M" -> 536870912
 
 }  // namespace autodist

@@ -60,4 +60,16 @@ RopeTable make_rope_table(const ModelConfig& c) {
   return t;
 }
 
+std::vector<float> rope_cos_sin(const RopeTable& t, int64_t positions) {
+  const int64_t half = static_cast<int64_t>(t.inv_freq.size()), hd = 2 * half;
+  std::vector<float> cs(static_cast<size_t>(positions * hd));
+  for (int64_t p = 0; p < positions; ++p)
+    for (int64_t i = 0; i < half; ++i) {
+      double a = static_cast<double>(p) * t.inv_freq[i];
+      cs[p * hd + i] = static_cast<float>(std::cos(a) * t.attention_factor);
+      cs[p * hd + half + i] = static_cast<float>(std::sin(a) * t.attention_factor);
+    }
+  return cs;
+}
+
 }  // namespace autodist

@@ -1,94 +1,63 @@
 #include "runtime/engine.h"
 
 #include <algorithm>
-#include <cctype>
-#include <nlohmann/json.hpp>
 #include <cstdio>
 #include <cstdlib>
 
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "dist/mpi_env.h"
-#include "io/safetensors.h"
-#include "model/partition.h"
+#include "runtime/kv_sync.h"
+#include "runtime/scheduler.h"
 #include "runtime/sequences.h"
+#include "runtime/stage_executor.h"
 
 namespace autodist {
 
-Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, dist::ParallelGroups& groups)
-    : be_(be), cfg_(cfg), opt_(opt), groups_(groups) {
-  Stopwatch sw;
+Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, dist::ParallelGroups& groups,
+               LoadedModel model)
+    : be_(be), cfg_(cfg), opt_(opt), groups_(groups), layout_(std::move(model.layout)),
+      tokens_(std::make_unique<DeviceTokens>()), timeline_(be) {
   const auto& t = groups_.topo;
-  AD_CHECK(cfg_.mlp == MlpKind::GatedSilu && cfg_.norm == NormKind::RMSNorm && cfg_.pos == PosKind::Rope,
-           "{}: only the Llama family (RMSNorm, RoPE, gated SiLU MLP) runs in this engine", cfg_.architecture);
-  TpShard tp = TpShard::make(cfg_, t.tp_rank(), t.tp);
-  parts_ = make_partition(cfg_, t.pp, opt_.partition);
-  StageRange range = parts_[t.pp_rank()];
-  prefill_range_ = range;
   trace_.set_rank(t.rank);
-  if (sp()) {
-    AD_CHECK(t.pp > 1, "--sp-chunk-size needs --pipeline-parallel-size > 1 (the chunks flow through layer stages)");
-    AD_CHECK(t.tp == 1, "SP+PP prefill runs with --tensor-parallel-size 1 (got {})", t.tp);
-    AD_CHECK(opt_.kv_sync == "pairwise" || opt_.kv_sync == "ring" || opt_.kv_sync == "none",
-             "unknown --kv-sync '{}' (expected pairwise, ring or none)", opt_.kv_sync);
-    // With a KV sync every rank decodes the whole model itself, so it holds every layer.
-    if (sp_full_model()) range = StageRange{0, cfg_.n_layers, true, true};
-  }
-  layer_offset_ = range.first;
-  WeightSource src;
-  src.model_dir = opt_.model_dir;
-  src.dtype = opt_.weight_dtype;
-  src.cache_dir = opt_.cache_dir;
-  src.rank = t.rank;
-  if (!src.cache_dir.empty()) {
-    // Everything that changes what a rank holds names the layout directory.
-    std::string part = opt_.partition;
-    for (char& ch : part)
-      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-') ch = '_';
-    src.layout = fmt::format("tp{}-pp{}-{}-{}{}-v{}", t.tp, t.pp, part, dtype_name(opt_.weight_dtype),
-                             sp_full_model() ? "-full" : "", AUTODIST_VERSION);
-    src.layout_desc = nlohmann::json{{"model", opt_.model_dir},
-                                     {"tp", t.tp},
-                                     {"pp", t.pp},
-                                     {"partition", opt_.partition},
-                                     {"dtype", dtype_name(opt_.weight_dtype)},
-                                     {"full_model_per_rank", sp_full_model()},
-                                     {"tool", "autodist " AUTODIST_VERSION " (" AUTODIST_GIT_REV ")"}}
-                          .dump();
-  }
-  LoadReport rep;
-  StageWeights w = load_stage_weights(be_, src, cfg_, tp, range, &rep);
-  bytes_read_ = rep.bytes_read;
-  load_source_ = rep.source;
-  // Bytes per source are spelled out so tests and users can see that a cached run skips the checkpoint.
-  const bool cached = rep.source == "cache";
-  log::info("stage {} layers [{}, {}) tp {}/{}: {:.2f} MB of weights in {:.0f} ms; read {} bytes from the "
-            "checkpoint, {} bytes from the shard cache",
-            t.pp_rank(), range.first, range.last, t.tp_rank(), t.tp, w.bytes / 1e6, sw.ms(), cached ? 0 : bytes_read_,
-            cached ? bytes_read_ : 0);
+  bytes_read_ = model.report.bytes_read;
+  load_source_ = model.report.source;
+  load_ms_ = model.ms();
+  trace_.add("load", model.t0_ns, model.t1_ns, static_cast<int64_t>(bytes_read_));
   if (const char* f = std::getenv("AUTODIST_FAULT")) {  // test hook: "RANK:STEP" throws on that rank
     int r = -1, st = -1;
     if (std::sscanf(f, "%d:%d", &r, &st) == 2 && r == t.rank) fault_step_ = st;
   }
-  stage_ = std::make_unique<Stage>(be_, cfg_, tp, range, std::move(w), groups_.tp.get());
-  if (sp_full_model()) sync_comm_ = groups_.pp->split(0, t.pp_rank());
-  load_ms_ = sw.ms();
-  trace_.add("load", sw.t0, now_ns(), static_cast<int64_t>(bytes_read_));
+  stage_ = std::make_unique<Stage>(be_, cfg_, layout_.tp, layout_.held, std::move(model.weights),
+                                   groups_.tp_data.get());
+  stage_->set_timeline(&timeline_);
+  // This rank's part of the pipeline: its stage's layers (relative to what it holds), embedding on the first stage,
+  // head on the last.
+  StageRole pipe;
+  pipe.l0 = layout_.prefill.first - layout_.held.first;
+  pipe.l1 = layout_.prefill.last - layout_.held.first;
+  pipe.first = t.first_stage();
+  pipe.last = t.last_stage();
+  pipe.prev = t.first_stage() ? -1 : t.pp_rank() - 1;
+  pipe.next = t.last_stage() ? -1 : t.pp_rank() + 1;
+  pipe.last_stage = t.pp - 1;
+  exec_ = std::make_unique<StageExecutor>(be_, *stage_, cache_, *tokens_, pipe, groups_.pp_data.get(),
+                                          groups_.pp.get(), timeline_);
+  if (sp_full_model()) {
+    local_ = std::make_unique<StageExecutor>(be_, *stage_, cache_, *tokens_, StageRole{}, nullptr, nullptr, timeline_);
+    kv_sync_ = std::make_unique<KvSync>(opt_.kv_sync, groups_.pp_data->split(0, t.pp_rank()), cache_, layout_.parts,
+                                        timeline_);
+  }
 }
+
+Engine::~Engine() = default;
 
 void Engine::maybe_fault() {
   if (fault_step_ >= 0 && forwards_++ == fault_step_)
     AD_FAIL("injected fault (AUTODIST_FAULT) in forward pass {} on rank {}", fault_step_, groups_.topo.rank);
 }
 
-Tensor Engine::select_rows(const Tensor& x, const std::vector<int32_t>& rows) {
-  const int64_t R = static_cast<int64_t>(rows.size());
-  if (sel_.empty() || sel_.t().dim(0) < R) sel_ = Buffer(&be_, DType::F32, {std::max<int64_t>(R, 16), cfg_.hidden});
-  Tensor out = sel_.t().rows(0, R);
-  for (int64_t i = 0; i < R; ++i) be_.copy(out.rows(i, 1), x.rows(rows[i], 1));
-  return out;
-}
+StageExecutor& Engine::decoder() { return local_ ? *local_ : *exec_; }
 
 void Engine::check_prompt(const std::vector<int32_t>& ids) const {
   AD_CHECK(!ids.empty(), "empty prompt: give at least one token");
@@ -101,194 +70,151 @@ void Engine::check_prompt(const std::vector<int32_t>& ids) const {
 }
 
 void Engine::reserve_cache(int64_t slots, int64_t max_seq) {
-  max_seq = std::min(max_seq, cfg_.max_position);
   if (cache_.slots >= slots && cache_.max_seq >= max_seq) return;
+  slots = std::max(slots, cache_.slots);
+  max_seq = std::max(max_seq, cache_.max_seq);
   cache_ = KVCache();  // free first: peak memory is one cache
-  cache_ = stage_->make_cache(std::max(slots, cache_.slots), std::max(max_seq, cache_.max_seq));
+  cache_ = stage_->make_cache(slots, max_seq);
 }
 
-Engine::StepResult Engine::step(const std::vector<int32_t>& ids, const std::vector<AttnSegment>& segs,
-                                const std::vector<int32_t>& out_rows, StepOutput kind) {
-  const auto& t = groups_.topo;
-  const int64_t T = static_cast<int64_t>(ids.size()), D = cfg_.hidden;
-  for (auto& s : segs)
-    AD_CHECK(s.slot < cache_.slots && s.start_pos + s.len <= cache_.max_seq,
-             "step: segment (slot {}, positions [{}, {})) outside the KV cache ({} slots x {} positions)", s.slot,
-             s.start_pos, s.start_pos + s.len, cache_.slots, cache_.max_seq);
-  if (x_.empty() || x_.t().dim(0) < T) x_ = Buffer(&be_, DType::F32, {std::max<int64_t>(T, 16), D});
-  Tensor x = x_.t().rows(0, T);
-  const bool local = sp_full_model();  // after an SP+PP prefill with sync: decode alone, redundantly
-  const bool first = local || t.first_stage(), last = local || t.last_stage();
-  if (first) {
-    stage_->embed(ids, x);
-  } else {
-    int64_t t0 = now_ns();
-    groups_.pp->recv(x, t.pp_rank() - 1, 1);
-    pp_comm_ns_ += now_ns() - t0;
+int64_t Engine::prefill_rows(int64_t L) const { return sp() ? std::min<int64_t>(opt_.sp_chunk, L) : L; }
+
+void Engine::prepare(int64_t max_tokens, int64_t max_context, int64_t slots, int64_t max_outputs) {
+  StepLimits lim;
+  lim.max_tokens = std::max({max_tokens, slots, prepared_.max_tokens, int64_t{1}});
+  lim.max_context = std::max(std::min(max_context, cfg_.max_position), prepared_.max_context);
+  lim.slots = std::max({slots, prepared_.slots, int64_t{1}});
+  lim.max_outputs = std::max({max_outputs, prepared_.max_outputs, int64_t{1}});
+  lim.vocab = cfg_.vocab;
+  reserve_cache(lim.slots, lim.max_context);
+  stage_->prepare(lim.max_tokens, lim.max_context, lim.max_outputs);
+  exec_->prepare(lim.max_tokens, lim.max_outputs, sp() ? 2 : opt_.micro_batches);
+  if (local_) local_->prepare(lim.max_tokens, lim.max_outputs, 1);
+  if (tokens_->slot.empty() || tokens_->slot.t().numel() < lim.slots) {
+    tokens_->slot = Buffer(&be_, DType::I32, {lim.slots});
+    be_.fill_zero(tokens_->slot.t());
   }
-  maybe_fault();
-  const int64_t t_fwd = now_ns();
-  stage_->forward(x, segs, cache_);
-  trace_.add("step", t_fwd, now_ns(), 0, -1, -1, static_cast<int>(steps_++));
-  StepResult r;
-  if (!last) {
-    int64_t t0 = now_ns();
-    groups_.pp->send(x, t.pp_rank() + 1, 1);
-    pp_comm_ns_ += now_ns() - t0;
-  }
-  if (kind == StepOutput::None) return r;
-  const int64_t R = static_cast<int64_t>(out_rows.size());
-  if (last) {
-    Tensor sel = select_rows(x, out_rows);
-    if (kind == StepOutput::Greedy)
-      r.tokens = stage_->greedy(sel);
-    else
-      r.logits = stage_->logits(sel);
-  }
-  if (t.pp > 1 && !local) {  // results from the last stage to every stage
-    int64_t t0 = now_ns();
-    if (kind == StepOutput::Greedy) {
-      r.tokens.resize(static_cast<size_t>(R));
-      groups_.pp->broadcast(Tensor(r.tokens.data(), DType::I32, {R}), t.pp - 1);
-    } else {
-      r.logits.resize(static_cast<size_t>(R * cfg_.vocab));
-      groups_.pp->broadcast(Tensor(r.logits.data(), DType::F32, {R * cfg_.vocab}), t.pp - 1);
-    }
-    pp_comm_ns_ += now_ns() - t0;
-  }
-  return r;
+  be_.prepare(lim);
+  plan_.reserve(lim.max_tokens, lim.slots, std::max(lim.max_outputs, lim.max_tokens));
+  recv_tokens_.reserve(static_cast<size_t>(lim.max_outputs));
+  prepared_ = lim;
 }
 
-GenerateResult Engine::begin_generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o) {
+GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o) {
+  Sequences sq(prompts, o, cfg_);
   int64_t longest = 0;
   for (auto& p : prompts) {
     check_prompt(p);
     longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
   }
-  reserve_cache(static_cast<int64_t>(prompts.size()), longest + o.max_output);
-  stage_->reset_comm_ns();
-  pp_comm_ns_ = 0;
+  const int64_t B = sq.size();
+  StageExecutor& dec = decoder();
+  // Decode rows read their token from the device when this rank's own head wrote it (no pipeline in between).
+  Scheduler sched(sq, sp() ? 1 : opt_.micro_batches, dec.role().first && dec.role().last);
+  prepare(sp() ? prefill_rows(longest) : sched.max_rows(), longest + o.max_output, B, sched.max_outputs());
+  // The stop tokens a ban excludes, and room to time every step without allocating.
+  std::vector<int32_t> stops = sq.stop_tokens();
+  tokens_->banned = Buffer(&be_, DType::I32, {static_cast<int64_t>(stops.size())});
+  if (!stops.empty()) be_.to_device(tokens_->banned.t(), stops.data());
+  timeline_.reserve(static_cast<size_t>((o.max_output + 2) * sched.micro_batches() * (2 * cfg_.n_layers + 16) +
+                                        (sp() ? B * (longest / opt_.sp_chunk + 2) * 8 : 0) + 64));
   GenerateResult res;
   res.load_ms = load_ms_;
+  const int64_t g0 = timeline_.mark();
+  int64_t prefill_end = -1;
+  timeline_.set_bank(0);
+  if (sp()) {  // prompt by prompt, each chunked through the pipeline (and synced)
+    for (int64_t b = 0; b < B; ++b) {
+      StepOutput kind = sq.needs_logits(b) ? StepOutput::Sample : StepOutput::Greedy;
+      ChunkResult r = prefill_chunked(prompts[b], static_cast<int32_t>(b), kind, false, sq.ban_stop(b), o.sampling);
+      if (local_) be_.to_device(tokens_->slot.t().rows(b, 1), &r.tokens[0]);  // the decode feeds back from here
+      sq.accept(b, r.tokens[0]);
+    }
+    sched.mark_prefilled();
+    prefill_end = timeline_.mark();
+    timeline_.set_bank(1);
+  }
+  step_loop(sq, sched, o, res, prefill_end);
+  const int64_t end = timeline_.mark();
+  timeline_.add({"prefill", g0, prefill_end});
+  timeline_.add({"decode", prefill_end, end, 0, -1, -1, static_cast<int>(res.decode_steps)});
+  timeline_.add({"total", g0, end});
+  const int64_t t0 = timeline_.ns(g0), t1 = timeline_.ns(prefill_end), t2 = timeline_.ns(end);
+  Timeline::Totals tot = flush_timeline();
+  res.prefill_ms = (t1 - t0) * 1e-6;
+  res.decode_ms = (t2 - t1) * 1e-6;
+  res.prefill_comm_ms = tot.sum(0) * 1e-6;
+  res.comm_ms = (tot.sum(0) + tot.sum(1)) * 1e-6;
+  res.seqs = std::move(sq.seqs);
   return res;
 }
 
-GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o) {
-  if (sp()) return generate_sp(prompts, o);
-  const auto& t = groups_.topo;
-  Sequences sq(prompts, o, cfg_);
-  const int64_t B = static_cast<int64_t>(prompts.size()), D = cfg_.hidden;
-  const int M = static_cast<int>(std::min<int64_t>(opt_.micro_batches, B));
-  GenerateResult res = begin_generate(prompts, o);
-  auto& len = sq.len;
-  auto& done = sq.done;
-
-  // Micro-batch m holds sequences m, m+M, m+2M, ... Every rank walks the same (step, micro-batch)
-  // order; the pipeline overlaps because a stage sends micro-batch m on and starts m+1 while the
-  // next stage works on m (fill-drain in prefill, up to pp micro-batches in flight in decode).
-  std::vector<std::vector<int64_t>> group(static_cast<size_t>(M));
-  for (int64_t b = 0; b < B; ++b) group[b % M].push_back(b);
-  std::vector<bool> group_done(static_cast<size_t>(M), false);
-  std::vector<Buffer> xs;  // one activation buffer per micro-batch: a pending send must not be overwritten
-  std::vector<std::unique_ptr<dist::CommRequest>> pending(static_cast<size_t>(M));
-  for (int m = 0; m < M; ++m) {
-    int64_t rows = 0;
-    for (int64_t b : group[m]) rows += len[b];
-    xs.emplace_back(&be_, DType::F32, Shape{std::max<int64_t>(rows, static_cast<int64_t>(group[m].size())), D});
-  }
-  auto timed = [&](auto&& fn) {
-    int64_t t0 = now_ns();
-    fn();
-    pp_comm_ns_ += now_ns() - t0;
-  };
-  const int last = t.pp - 1;
-
-  Stopwatch sw;
-  const int64_t t_gen0 = sw.t0;
-  for (int64_t step = 0;; ++step) {
+void Engine::step_loop(Sequences& sq, Scheduler& sched, const GenerateOptions& o, GenerateResult& res,
+                       int64_t& prefill_end) {
+  StageExecutor& ex = decoder();
+  const bool last = ex.role().last;
+  // Every rank walks the same (step, micro-batch) order; the pipeline overlaps because a stage sends micro-batch m
+  // on and starts m+1 while the next stage works on m (fill-drain in the prefill, up to pp micro-batches in flight
+  // in the decode). Stages before the last learn m's tokens when they next need them.
+  for (int64_t step = prefill_end < 0 ? 0 : 1;; ++step) {
     bool any = false;
-    for (int m = 0; m < M; ++m) {
-      if (group_done[m]) continue;
-      // Non-last stages learn the tokens of this micro-batch's previous step from the last stage.
-      std::vector<int64_t> active;
-      for (int64_t b : group[m])
-        if (!done[b]) active.push_back(b);
-      if (step > 0 && !t.last_stage()) {
-        std::vector<int32_t> toks(active.size());
-        timed([&] { groups_.pp->recv(Tensor(toks.data(), DType::I32, {static_cast<int64_t>(toks.size())}), last, 2 + m); });
-        for (size_t i = 0; i < active.size(); ++i) sq.accept(active[i], toks[i]);
-        active.clear();
-        for (int64_t b : group[m])
-          if (!done[b]) active.push_back(b);
+    for (int m = 0; m < sched.micro_batches(); ++m) {
+      const auto& prev = sched.members(m);  // the sequences of m's previous step
+      if (!last && !prev.empty()) {
+        recv_tokens_.resize(prev.size());
+        ex.recv_tokens(m, recv_tokens_.data(), static_cast<int64_t>(prev.size()));
+        for (size_t i = 0; i < prev.size(); ++i) sq.accept(prev[i], recv_tokens_[i]);
       }
-      if (active.empty()) {
-        group_done[m] = true;
-        continue;
-      }
+      if (!sched.next(m, plan_)) continue;
       any = true;
-      std::vector<int32_t> ids, rows;
-      std::vector<AttnSegment> segs;
-      for (int64_t b : active) {
-        int32_t row = static_cast<int32_t>(ids.size());
-        if (step == 0) {
-          segs.push_back({static_cast<int32_t>(b), 0, len[b], row});
-          ids.insert(ids.end(), prompts[b].begin(), prompts[b].end());
-        } else {
-          segs.push_back({static_cast<int32_t>(b), len[b] - 1, 1, row});
-          ids.push_back(sq.seqs[b].output.back());
-        }
-        rows.push_back(static_cast<int32_t>(ids.size()) - 1);
-      }
-      const int64_t T = static_cast<int64_t>(ids.size());
-      if (pending[m]) timed([&] { pending[m]->wait(); pending[m].reset(); });
-      Tensor x = xs[m].t().rows(0, T);
-      if (t.first_stage())
-        stage_->embed(ids, x);
-      else
-        timed([&] { groups_.pp->recv(x, t.pp_rank() - 1, 1); });
       maybe_fault();
-      const int64_t t_fwd = now_ns();
-      stage_->forward(x, segs, cache_);
-      trace_.add("step", t_fwd, now_ns(), 0, -1, -1, static_cast<int>(step), m);
-      if (!t.last_stage()) {
-        timed([&] { pending[m] = groups_.pp->isend(x, t.pp_rank() + 1, 1); });
-        continue;
-      }
-      // Last stage: pick the next token of each active sequence, then tell the other stages.
-      bool need_full = false;
-      for (int64_t b : active) need_full = need_full || sq.needs_logits(b);
-      Tensor sel = select_rows(x, rows);
-      std::vector<int32_t> toks;
-      if (!need_full) {
-        toks = stage_->greedy(sel);
-      } else {
-        std::vector<float> logits = stage_->logits(sel);
-        for (size_t i = 0; i < active.size(); ++i) toks.push_back(sq.sample(active[i], logits.data() + i * cfg_.vocab));
-      }
-      for (int s = 0; s < last; ++s)
-        timed([&] { groups_.pp->send(Tensor(toks.data(), DType::I32, {static_cast<int64_t>(toks.size())}), s, 2 + m); });
-      for (size_t i = 0; i < active.size(); ++i) sq.accept(active[i], toks[i]);
+      ex.run(plan_, last ? sched.output(m) : StepOutput::None, o.sampling, {"step", static_cast<int>(step), -1});
+      if (!last) continue;
+      const auto& now = sched.members(m);
+      const int32_t* tk = ex.tokens(m);
+      ex.send_tokens(m, static_cast<int64_t>(now.size()));
+      for (size_t i = 0; i < now.size(); ++i) sq.accept(now[i], tk[i]);
     }
     if (step == 0) {
-      be_.synchronize();
-      res.prefill_ms = sw.ms();
-      res.prefill_comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;
-      sw.reset();
-      trace_.add("prefill", t_gen0, sw.t0);
+      prefill_end = timeline_.mark();
+      timeline_.set_bank(1);
     } else if (any) {
       ++res.decode_steps;
     }
     if (!any) break;
   }
-  for (auto& p : pending)
-    if (p) p->wait();
-  be_.synchronize();
-  res.decode_ms = sw.ms();
-  trace_.add("decode", sw.t0, now_ns(), 0, -1, -1, static_cast<int>(res.decode_steps));
-  trace_.add("total", t_gen0, now_ns());
-  res.comm_ms = (stage_->comm_ns() + pp_comm_ns_) * 1e-6;
-  res.seqs = std::move(sq.seqs);
-  return res;
+  ex.drain();
+}
+
+Timeline::Totals Engine::flush_timeline() {
+  return timeline_.resolve([&](const Region& r, int64_t t0, int64_t t1) {
+    trace_.add(r.phase, t0, t1, r.bytes, r.chunk, r.layer, r.step, r.micro_batch);
+  });
+}
+
+std::vector<float> Engine::forward_logits(const std::vector<int32_t>& ids, int32_t start) {
+  check_prompt(ids);
+  const int64_t n = static_cast<int64_t>(ids.size()), V = cfg_.vocab;
+  std::vector<float> out;
+  if (start == 0 && sp()) {
+    const int64_t p0 = timeline_.mark();
+    out = prefill_chunked(ids, 0, StepOutput::Logits, true, false, {}).logits;
+    timeline_.add({"prefill", p0, timeline_.mark(), 0, static_cast<int>((n + opt_.sp_chunk - 1) / opt_.sp_chunk)});
+  } else {
+    StageExecutor& ex = decoder();
+    plan_.clear();
+    plan_.add(0, start, static_cast<int32_t>(n), ids.data());
+    for (int32_t r = 0; r < n; ++r) plan_.want(r);
+    const bool last = ex.role().last;
+    ex.run(plan_, last ? StepOutput::Logits : StepOutput::None, {}, {"step", steps_++, -1});
+    out.resize(static_cast<size_t>(n * V));
+    if (last) be_.to_host(out.data(), ex.logits(0));
+    ex.drain();
+    if (ex.role().last_stage > 0)  // results from the last stage to every stage
+      groups_.pp->broadcast(Tensor(out.data(), DType::F32, {n * V}), ex.role().last_stage);
+  }
+  flush_timeline();
+  return out;
 }
 
 }  // namespace autodist

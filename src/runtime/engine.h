@@ -1,30 +1,28 @@
-// defines: EngineOptions, Engine (load this rank's stage; step, prefill/decode, generate), GenerateResult
+// defines: GenerateOptions, SequenceResult, GenerateResult, Engine (one rank's model, KV cache and stage executors;
+//          generate, the SP+PP chunk pipeline and the teacher-forced steps of verify, all over StageExecutor::run)
 #pragma once
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/sampling.h"
+#include "backend/timeline.h"
 #include "dist/topology.h"
 #include "io/model_config.h"
 #include "model/stage.h"
-#include "runtime/sampler.h"
+#include "runtime/layout.h"
 #include "trace/events.h"
 
 namespace autodist {
 
-struct EngineOptions {
-  std::string model_dir;
-  std::string partition = "equal-layers";  // see model/partition.h
-  int micro_batches = 1;
-  int sp_chunk = 0;              // > 0: chunked SP+PP prefill
-  std::string kv_sync = "none";  // pairwise | ring | none (with sp_chunk)
-  DType weight_dtype = DType::F32;  // storage of the weight matrices (math is f32 on the cpu backend)
-  std::string cache_dir;            // shard cache (empty: slice the checkpoint every run)
-};
+class StageExecutor;
+class KvSync;
+struct DeviceTokens;
+class Sequences;
+class Scheduler;
+enum class StepOutput;
 
 struct GenerateOptions {
   int64_t max_output = 256;
@@ -58,12 +56,12 @@ struct GenerateResult {
   }
 };
 
-enum class StepOutput { Greedy, Logits, None };
-
 class Engine {
  public:
-  // groups: this rank's topology and communicators (tp = pp = 1 without MPI).
-  Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, dist::ParallelGroups& groups);
+  // groups: this rank's topology and communicators (tp = pp = 1 without MPI); model: from load_model.
+  Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, dist::ParallelGroups& groups,
+         LoadedModel model);
+  ~Engine();
 
   const ModelConfig& config() const { return cfg_; }
   const dist::Topology& topo() const { return groups_.topo; }
@@ -71,69 +69,71 @@ class Engine {
   double load_ms() const { return load_ms_; }
   size_t bytes_read() const { return bytes_read_; }
   const std::string& load_source() const { return load_source_; }  // "checkpoint" or "cache"
+  bool sp() const { return opt_.sp(); }
+  bool sp_full_model() const { return opt_.sp_full_model(); }
+  const std::vector<StageRange>& stage_ranges() const { return layout_.parts; }  // every pipeline stage's layers
+  const StageRange& prefill_range() const { return layout_.prefill; }
+  trace::Trace& trace() { return trace_; }
 
-  // KV cache for `slots` sequences of up to max_seq positions (reallocated only when it grows).
-  void reserve_cache(int64_t slots, int64_t max_seq);
-
-  // One forward pass over the rows of `segs` (ids concatenated in row order) through the whole
-  // pipeline. Results for `out_rows` are returned on every rank: token ids (Greedy) or logits
-  // [out_rows, vocab] (Logits).
-  struct StepResult {
-    std::vector<int32_t> tokens;
-    std::vector<float> logits;
-  };
-  StepResult step(const std::vector<int32_t>& ids, const std::vector<AttnSegment>& segs,
-                  const std::vector<int32_t>& out_rows, StepOutput kind);
+  // Sizes everything the steps need: activations and scratch for up to max_tokens rows and max_outputs output rows
+  // per step, the KV cache for `slots` sequences of max_context positions (capped at the model's context), the
+  // backend's plan buffers. Outside a step; grows only, and growing the KV cache loses its contents.
+  void prepare(int64_t max_tokens, int64_t max_context, int64_t slots, int64_t max_outputs);
+  // Rows of the largest prefill step for a prompt of L tokens (a chunk with SP+PP).
+  int64_t prefill_rows(int64_t L) const;
 
   GenerateResult generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o);
 
   // Checks ids against the vocabulary and the prompt length against the context.
   void check_prompt(const std::vector<int32_t>& ids) const;
 
-  // SP+PP: the prompt cut into chunks that flow through the layer stages, then (with a kv sync)
-  // every rank gets every layer's KV and holds the whole model. Results for the last row (or all
-  // rows) on every rank. See sp_prefill.cpp.
-  bool sp() const { return opt_.sp_chunk > 0; }
-  bool sp_full_model() const { return sp() && opt_.kv_sync != "none"; }
-  StepResult prefill_chunked(const std::vector<int32_t>& prompt, int32_t slot, bool all_rows, StepOutput kind);
-  const KVCache& cache() const { return cache_; }
-  // After a synced SP+PP prefill: max |difference| between this rank's KV cache (slot) and the KV
-  // of a plain one-segment prefill of the whole model on this rank.
+  // Teacher forcing (verify): positions [start, start + ids.size()) of slot 0 through the whole model; the logits
+  // [n, vocab] of every row, on every rank. A prefill (start 0) of an SP+PP run goes through the chunk pipeline and
+  // its KV sync. prepare() first.
+  std::vector<float> forward_logits(const std::vector<int32_t>& ids, int32_t start);
+  // After a synced SP+PP prefill: max |difference| between this rank's KV cache (slot) and the KV of a plain
+  // one-segment prefill of the whole model on this rank.
   double kv_diff_vs_local_prefill(const std::vector<int32_t>& prompt, int32_t slot);
-  trace::Trace& trace() { return trace_; }
-  const StageRange& prefill_range() const { return prefill_range_; }
-  const std::vector<StageRange>& stage_ranges() const { return parts_; }  // every pipeline stage's layers
 
  private:
+  struct ChunkResult {
+    std::vector<int32_t> tokens;
+    std::vector<float> logits;
+  };
+  // SP+PP: prompt in chunks through the stages (then the KV sync); results of the last row (or every row) on every
+  // rank (sp_prefill.cpp).
+  ChunkResult prefill_chunked(const std::vector<int32_t>& prompt, int32_t slot, StepOutput out, bool all_rows,
+                              bool ban, const SamplingOptions& so);
+  // The executor that decodes: the pipeline, or the whole model on this rank after an SP+PP sync.
+  StageExecutor& decoder();
+  // Steps of every micro-batch until all are done (the prefill too, unless an SP+PP prefill ran).
+  void step_loop(Sequences& sq, Scheduler& sched, const GenerateOptions& o, GenerateResult& res, int64_t& prefill_end);
+  // Resolves the timeline into trace events (backend timers, after the work is done).
+  Timeline::Totals flush_timeline();
+  void reserve_cache(int64_t slots, int64_t max_seq);
+  void maybe_fault();
+
   Backend& be_;
   ModelConfig cfg_;
   EngineOptions opt_;
   dist::ParallelGroups& groups_;
+  Layout layout_;
   std::unique_ptr<Stage> stage_;
   KVCache cache_;
-  Buffer x_;    // [T, D] activations of the current step
-  Buffer sel_;  // [R, D] rows whose next token is wanted (reused: no allocation per step)
-  Tensor select_rows(const Tensor& x, const std::vector<int32_t>& rows);
+  std::unique_ptr<DeviceTokens> tokens_;
+  Timeline timeline_;
+  trace::Trace trace_;
+  std::unique_ptr<StageExecutor> exec_;   // this rank's stage of the pipeline
+  std::unique_ptr<StageExecutor> local_;  // every layer on this rank (SP+PP with a sync), else null
+  std::unique_ptr<KvSync> kv_sync_;       // SP+PP with a sync, else null
+  StepPlan plan_;                         // the step being run (rebuilt per step, capacity kept)
+  std::vector<int32_t> recv_tokens_;      // tokens from the last stage (host)
+  StepLimits prepared_;
   double load_ms_ = 0;
   size_t bytes_read_ = 0;
   std::string load_source_;
-  int64_t pp_comm_ns_ = 0;
   int64_t fault_step_ = -1, forwards_ = 0;  // AUTODIST_FAULT test hook
-  int64_t steps_ = 0;                        // step() calls, numbering the trace's step events
-  void maybe_fault();
-  // Checks the prompts, sizes the KV cache, resets the communication counters.
-  GenerateResult begin_generate(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o);
-  GenerateResult generate_sp(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o);
-  void kv_sync(int32_t slot, int64_t L, const std::vector<StageRange>& parts);
-  StageRange prefill_range_;      // layers [first, last) this rank computes in the prefill (absolute)
-  std::vector<StageRange> parts_;  // every stage's layers
-  int64_t layer_offset_ = 0;      // absolute index of the first layer the stage holds
-  trace::Trace trace_;
-  std::unique_ptr<dist::Communicator> sync_comm_;  // the pp group again, for the sync thread
-  // sync thread handshake: set when this rank's prefill layers hold the whole prompt's KV
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  bool own_kv_ready_ = false;
+  int steps_ = 0;                           // verify's forward_logits calls, numbering their trace events
 };
 
 }  // namespace autodist

@@ -15,9 +15,9 @@ Sequences::Sequences(const std::vector<std::vector<int32_t>>& prompts, const Gen
   o.sampling.validate();
   for (auto& p : prompts) {
     seqs.push_back({p, {}, ""});
+    seqs.back().output.reserve(static_cast<size_t>(o.max_output));
     len.push_back(static_cast<int32_t>(p.size()));
     done.push_back(false);
-    samplers_.emplace_back(o.sampling);  // one generator each: a sequence samples alike alone or batched
   }
 }
 
@@ -37,18 +37,16 @@ void Sequences::accept(int64_t b, int32_t tok) {
     done[b] = true, s.stop_reason = "context";
 }
 
-bool Sequences::needs_logits(int64_t b) const {
-  bool suppress_eos = o_.stop_at_eos && !(c_.eos_ids.empty() && o_.extra_eos.empty()) && static_cast<int64_t>(seqs[b].output.size()) < o_.min_output;
-  return !o_.sampling.greedy() || suppress_eos;
+bool Sequences::ban_stop(int64_t b) const {
+  return o_.stop_at_eos && !(c_.eos_ids.empty() && o_.extra_eos.empty()) &&
+         static_cast<int64_t>(seqs[b].output.size()) < o_.min_output;
 }
 
-int32_t Sequences::sample(int64_t b, float* logits) {
-  std::vector<int64_t> banned;
-  if (static_cast<int64_t>(seqs[b].output.size()) < o_.min_output) {
-    banned = c_.eos_ids;
-    banned.insert(banned.end(), o_.extra_eos.begin(), o_.extra_eos.end());
-  }
-  return samplers_[b].sample(logits, c_.vocab, banned);
+std::vector<int32_t> Sequences::stop_tokens() const {
+  std::vector<int32_t> ids;
+  for (int64_t id : c_.eos_ids) ids.push_back(static_cast<int32_t>(id));
+  for (int64_t id : o_.extra_eos) ids.push_back(static_cast<int32_t>(id));
+  return ids;
 }
 
 }  // namespace autodist

@@ -1,5 +1,4 @@
-// defines: Sequences (per-sequence generation state shared by the pipelined and SP+PP loops:
-//          outputs, lengths, stop rules, samplers)
+// defines: Sequences (per-sequence generation state shared by every schedule: outputs, lengths, stop rules)
 #pragma once
 #include <vector>
 
@@ -10,23 +9,26 @@ namespace autodist {
 
 class Sequences {
  public:
-  // Validates the options; seqs[b] starts with prompts[b] and no output.
+  // Validates the options; seqs[b] starts with prompts[b] and no output (room for max_output tokens reserved).
   Sequences(const std::vector<std::vector<int32_t>>& prompts, const GenerateOptions& o, const ModelConfig& c);
   std::vector<SequenceResult> seqs;
   std::vector<int32_t> len;  // tokens so far (prompt + output)
   std::vector<bool> done;
+  int64_t size() const { return static_cast<int64_t>(seqs.size()); }
 
   // Appends tok to sequence b and applies the stop rules (eos after min length, max length, context).
   void accept(int64_t b, int32_t tok);
-  // Full logits are needed when sampling, or while eos must be suppressed (min length).
-  bool needs_logits(int64_t b) const;
-  // Next token of b from its row of logits (modified in place).
-  int32_t sample(int64_t b, float* logits);
+  // The stop tokens may not be sampled yet (eos suppressed until the minimum length).
+  bool ban_stop(int64_t b) const;
+  // The head needs the full logits (sampling, or a ban to apply) rather than a greedy argmax.
+  bool needs_logits(int64_t b) const { return !o_.sampling.greedy() || ban_stop(b); }
+  // Every stop token (the config's eos ids and the extra ones), the list a ban excludes.
+  std::vector<int32_t> stop_tokens() const;
+  const GenerateOptions& options() const { return o_; }
 
  private:
   const GenerateOptions& o_;
   const ModelConfig& c_;
-  std::vector<Sampler> samplers_;
 };
 
 }  // namespace autodist

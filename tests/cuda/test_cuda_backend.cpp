@@ -1,4 +1,5 @@
-// The cuda backend against the cpu backend (the reference), kernel by kernel, on random inputs of awkward sizes.
+// The cuda backend against the cpu backend (the reference), kernel by kernel, on random inputs of awkward sizes:
+// the kernels that read no step plan (gemm, rmsnorm, elementwise, copies); test_cuda_step.cpp has the others.
 // Suite "cuda kernels" needs a GPU: without one (or in a build without CUDA) each case prints
 // "skipped: no GPU (<case>)" and returns, and the ctest test cuda_kernels reports SKIPPED. Suite
 // "cuda availability" runs everywhere: the device query and the refusal without a device.
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -14,100 +16,21 @@
 #include <string>
 #include <vector>
 
+#include <filesystem>
+
 #include "backend/backend.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "cuda_test_util.h"
 #include "dist/nccl_communicator.h"
 #ifdef AUTODIST_HAVE_CUDA
 #include "backend/cuda/cublas_lazy.h"
 #endif
 
 using namespace autodist;
+using namespace autodist::cudatest;
 
 namespace {
-
-// Runs fn(cpu, gpu) with fresh backends, or prints the skip line when no GPU is usable.
-void run_case(const char* title, void (*fn)(Backend&, Backend&)) {
-  if (cuda_device_count() == 0) {
-    std::printf("skipped: no GPU (%s)\n", title);
-    std::fflush(stdout);
-    return;
-  }
-  auto cpu = make_cpu_backend();
-  auto gpu = make_cuda_backend(0);
-  fn(*cpu, *gpu);
-}
-
-#define AD_CAT2(a, b) a##b
-#define AD_CAT(a, b) AD_CAT2(a, b)
-#define CUDA_CASE_IMPL(title, fn)           \
-  void fn(Backend& cpu, Backend& gpu);      \
-  TEST_CASE(title) { run_case(title, fn); } \
-  void fn([[maybe_unused]] Backend& cpu, [[maybe_unused]] Backend& gpu)
-// A test case of the "cuda kernels" suite; its body sees `cpu` and `gpu`.
-#define CUDA_CASE(title) CUDA_CASE_IMPL(title, AD_CAT(cuda_case_body_, __LINE__))
-
-std::vector<float> randn(size_t n, std::mt19937& rng, float sd = 1.0f, float mean = 0.0f) {
-  std::normal_distribution<float> d(mean, sd);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-// A buffer on `be` holding `data`.
-Buffer put(Backend& be, DType t, Shape s, const void* data) {
-  Buffer b(&be, t, s);
-  be.to_device(b.t(), data);
-  return b;
-}
-Buffer put(Backend& be, Shape s, const std::vector<float>& v) {
-  REQUIRE(static_cast<int64_t>(v.size()) == s.numel());
-  return put(be, DType::F32, s, v.data());
-}
-
-std::vector<float> get(Backend& be, const Tensor& t) {
-  std::vector<float> v(static_cast<size_t>(t.numel()));
-  be.to_host(v.data(), t);
-  return v;
-}
-
-bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
-
-// Every |got - want| <= atol + rtol * |want|; NaN only where the reference has NaN.
-void check_close(const std::vector<float>& got, const std::vector<float>& want, double atol, double rtol) {
-  REQUIRE(got.size() == want.size());
-  double worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    double e;
-    if (std::isnan(want[i]) || std::isnan(got[i]))
-      e = std::isnan(want[i]) && std::isnan(got[i]) ? 0.0 : INFINITY;
-    else
-      e = std::fabs(static_cast<double>(got[i]) - want[i]) / (atol + rtol * std::fabs(want[i]));
-    if (e > worst) {
-      worst = e;
-      at = i;
-    }
-  }
-  INFO("worst at element ", at, ": got ", got[at], ", want ", want[at], " (", worst, " x the tolerance)");
-  CHECK(worst <= 1.0);
-}
-
-void check_same(const std::vector<float>& got, const std::vector<float>& want) {
-  REQUIRE(got.size() == want.size());
-  size_t bad = 0, first = 0;
-  for (size_t i = 0; i < got.size(); ++i)
-    if (!same_bits(got[i], want[i]) && !bad++) first = i;
-  INFO(bad, " elements differ, first at ", first, ": got ", got[first], ", want ", want[first]);
-  CHECK(bad == 0);
-}
-
-// Rounds to the half type t: the half bits, and the f32 values they hold.
-std::vector<uint16_t> to_half(DType t, const std::vector<float>& v) {
-  std::vector<uint16_t> h(v.size());
-  convert_from_f32(v.data(), t, h.data(), v.size());
-  return h;
-}
 
 // gemm on both backends with the same operands (w held as wt); compared relative to the size of the terms of each
 // dot product (sum_k |x w| + |bias|), since plain |y| can be near zero where terms cancel.
@@ -141,13 +64,6 @@ void compare_gemm(Backend& cpu, Backend& gpu, DType wt, int64_t M, int64_t N, in
     }
   INFO("w ", dtype_name(wt), " M ", M, " N ", N, " K ", K, " bias ", with_bias);
   CHECK(worst <= 1e-5);
-}
-
-RopeTable rope_table(int64_t hd, double theta, double attention_factor) {
-  RopeTable rt;
-  for (int64_t i = 0; i < hd / 2; ++i) rt.inv_freq.push_back(1.0 / std::pow(theta, 2.0 * i / hd));
-  rt.attention_factor = attention_factor;
-  return rt;
 }
 
 }  // namespace
@@ -218,29 +134,6 @@ CUDA_CASE("cuda rmsnorm: rows and per-head norms (in place) match the cpu backen
       }
 }
 
-CUDA_CASE("cuda rope: large positions, two tables on one backend, match the cpu backend") {
-  std::mt19937 rng(4);
-  std::uniform_int_distribution<int32_t> pd(0, 40000);
-  for (int64_t T : {1, 7, 33})
-    for (int64_t H : {4, 6, 8})
-      for (int64_t hd : {32, 64, 128})
-        for (const RopeTable& rt : {rope_table(hd, 1e6, 1.0), rope_table(hd, 1e4, 1.17)}) {
-          auto x = randn(T * H * hd, rng);
-          std::vector<int32_t> pos(T);
-          for (auto& p : pos) p = pd(rng);
-          pos[0] = 0;
-          std::vector<float> out[2];
-          Backend* bes[2] = {&cpu, &gpu};
-          for (int i = 0; i < 2; ++i) {
-            Buffer bx = put(*bes[i], {T, H, hd}, x);
-            bes[i]->rope(bx.t(), pos.data(), rt);
-            out[i] = get(*bes[i], bx.t());
-          }
-          INFO("T ", T, " H ", H, " hd ", hd, " factor ", rt.attention_factor);
-          check_close(out[1], out[0], 1e-5, 1e-5);
-        }
-}
-
 CUDA_CASE("cuda silu_mul, split_qkv, add: match the cpu backend") {
   std::mt19937 rng(5);
   for (int64_t M : {1, 7, 33})
@@ -281,132 +174,6 @@ CUDA_CASE("cuda silu_mul, split_qkv, add: match the cpu backend") {
       }
 }
 
-CUDA_CASE("cuda embed: f32/bf16/f16 tables, ids outside the local vocab give zero rows, bit for bit") {
-  std::mt19937 rng(6);
-  for (DType t : {DType::F32, DType::BF16, DType::F16})
-    for (int64_t D : {64, 130})
-      for (int64_t vocab_start : {0, 500}) {
-        const int64_t V = 1007;
-        auto vals = randn(V * D, rng);
-        std::vector<uint16_t> h = t == DType::F32 ? std::vector<uint16_t>{} : to_half(t, vals);
-        const void* table = t == DType::F32 ? static_cast<const void*>(vals.data()) : h.data();
-        std::uniform_int_distribution<int32_t> id(-10, static_cast<int32_t>(vocab_start + V + 10));
-        std::vector<int32_t> ids(33);
-        for (auto& i : ids) i = id(rng);
-        ids[0] = static_cast<int32_t>(vocab_start);
-        ids[1] = static_cast<int32_t>(vocab_start + V - 1);
-        ids[2] = static_cast<int32_t>(vocab_start + V);
-        ids[3] = static_cast<int32_t>(vocab_start - 1);
-        const int64_t T = static_cast<int64_t>(ids.size());
-        std::vector<float> out[2];
-        Backend* bes[2] = {&cpu, &gpu};
-        for (int i = 0; i < 2; ++i) {
-          Buffer bt = put(*bes[i], t, {V, D}, table), bo = put(*bes[i], {T, D}, std::vector<float>(T * D, 5.0f));
-          bes[i]->embed(bt.t(), ids.data(), vocab_start, bo.t());
-          out[i] = get(*bes[i], bo.t());
-        }
-        INFO("table ", dtype_name(t), " D ", D, " vocab_start ", vocab_start);
-        check_same(out[1], out[0]);
-      }
-  // every 16-bit pattern (inf, NaN payloads, subnormals, -0) widened exactly as on the cpu
-  for (DType t : {DType::BF16, DType::F16}) {
-    const int64_t V = 256, D = 256;
-    std::vector<uint16_t> table(V * D);
-    for (int64_t i = 0; i < V * D; ++i) table[i] = static_cast<uint16_t>(i);
-    std::vector<int32_t> ids(V);
-    for (int32_t r = 0; r < V; ++r) ids[r] = V - 1 - r;
-    std::vector<float> out[2];
-    Backend* bes[2] = {&cpu, &gpu};
-    for (int i = 0; i < 2; ++i) {
-      Buffer bt = put(*bes[i], t, {V, D}, table.data()), bo(bes[i], DType::F32, {V, D});
-      bes[i]->embed(bt.t(), ids.data(), 0, bo.t());
-      out[i] = get(*bes[i], bo.t());
-    }
-    INFO("all patterns of ", dtype_name(t));
-    check_same(out[1], out[0]);
-  }
-}
-
-namespace {
-
-struct AttnCase {
-  int64_t H, Hk, hd, S;
-  std::vector<AttnSegment> segs;
-  int64_t T;
-};
-
-// kv_append then attention (for each window) on both backends from the same caches; rows outside every segment keep
-// their sentinel.
-void compare_attention(Backend& cpu, Backend& gpu, const AttnCase& c, std::mt19937& rng) {
-  const int64_t slots = 3;
-  auto kc0 = randn(slots * c.S * c.Hk * c.hd, rng), vc0 = randn(slots * c.S * c.Hk * c.hd, rng);
-  auto q = randn(c.T * c.H * c.hd, rng), k = randn(c.T * c.Hk * c.hd, rng), v = randn(c.T * c.Hk * c.hd, rng);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
-  for (int64_t window : {0, 5, 40, 1000}) {
-    std::vector<float> kc[2], vc[2], out[2];
-    Backend* bes[2] = {&cpu, &gpu};
-    for (int i = 0; i < 2; ++i) {
-      Backend& be = *bes[i];
-      Shape cs{slots, c.S, c.Hk, c.hd};
-      Buffer bkc = put(be, cs, kc0), bvc = put(be, cs, vc0), bq = put(be, {c.T, c.H, c.hd}, q),
-             bk = put(be, {c.T, c.Hk, c.hd}, k), bv = put(be, {c.T, c.Hk, c.hd}, v),
-             bo = put(be, {c.T, c.H, c.hd}, std::vector<float>(c.T * c.H * c.hd, 7.0f));
-      be.kv_append(bk.t(), bv.t(), bkc.t(), bvc.t(), c.segs);
-      be.attention(bq.t(), bkc.t(), bvc.t(), c.segs, scale, window, bo.t());
-      kc[i] = get(be, bkc.t());
-      vc[i] = get(be, bvc.t());
-      out[i] = get(be, bo.t());
-    }
-    INFO("H ", c.H, " Hk ", c.Hk, " hd ", c.hd, " S ", c.S, " window ", window);
-    check_same(kc[1], kc[0]);
-    check_same(vc[1], vc[0]);
-    check_close(out[1], out[0], 1e-5, 1e-4);
-  }
-}
-
-}  // namespace
-
-CUDA_CASE("cuda kv_append + attention: segments at different positions, GQA, sliding window") {
-  std::mt19937 rng(7);
-  // rows: 33 of slot 2 from position 0 (prefill), 7 of slot 0 from 50 (a later chunk), row 40 in no segment,
-  // 1 of slot 1 at 17 (decode)
-  const std::vector<AttnSegment> segs{{2, 0, 33, 0}, {0, 50, 7, 33}, {1, 17, 1, 41}};
-  for (auto [H, Hk] : std::vector<std::pair<int64_t, int64_t>>{{4, 4}, {6, 2}, {8, 1}})
-    for (int64_t hd : {32, 64}) compare_attention(cpu, gpu, {H, Hk, hd, 96, segs, 42}, rng);
-  // head dims past one value per thread (96, 256); long keys: many tiles, windows across tile edges
-  for (int64_t hd : {96, 256}) compare_attention(cpu, gpu, {4, 2, hd, 96, segs, 42}, rng);
-  const std::vector<AttnSegment> long_segs{{0, 1000, 3, 0}, {1, 0, 70, 3}, {2, 600, 129, 73}};
-  compare_attention(cpu, gpu, {6, 2, 64, 1100, long_segs, 202}, rng);
-}
-
-CUDA_CASE("cuda argmax: first index of the max over `valid` columns, ties, NaN, -inf rows") {
-  std::mt19937 rng(8);
-  for (int64_t V : {int64_t{1007}, int64_t{151936 + 7}})
-    for (int64_t M : {1, 7, 33})
-      for (int64_t valid : {V, V - 7, int64_t{1}, int64_t{0}}) {
-        auto x = randn(M * V, rng);
-        auto at = [&](int64_t m, int64_t j) -> float& { return x[m * V + j]; };
-        if (M > 1) at(1, 5) = at(1, 900) = 100.0f;  // tie: index 5
-        if (M > 2) at(2, 0) = std::numeric_limits<float>::quiet_NaN();
-        if (M > 3) at(3, 10) = std::numeric_limits<float>::quiet_NaN();
-        if (M > 4)
-          for (int64_t j = 0; j < V; ++j) at(4, j) = -INFINITY;
-        if (M > 5) at(5, V - 1) = 1000.0f;  // past `valid` when valid < V
-        std::vector<float> mx[2];
-        std::vector<int32_t> ix[2];
-        Backend* bes[2] = {&cpu, &gpu};
-        for (int i = 0; i < 2; ++i) {
-          Buffer bx = put(*bes[i], {M, V}, x);
-          mx[i].assign(M, 3.0f);
-          ix[i].assign(M, -5);
-          bes[i]->argmax(bx.t(), valid, mx[i].data(), ix[i].data());
-        }
-        INFO("V ", V, " M ", M, " valid ", valid);
-        CHECK(ix[1] == ix[0]);
-        check_same(mx[1], mx[0]);
-      }
-}
-
 CUDA_CASE("cuda copy, fill_zero, to_host: round trips, host views, overlapping copies (memmove)") {
   std::mt19937 rng(9);
   const int64_t R = 37, C = 33;
@@ -441,19 +208,16 @@ CUDA_CASE("cuda backend: host tensors, wrong dtypes and misfit shapes are refuse
   CHECK_THROWS_WITH_AS(gpu.gemm(host, w.t(), nullptr, y.t()), doctest::Contains("must be a device f32 tensor"), Error);
   CHECK_THROWS_WITH_AS(gpu.gemm(x.t(), wi.t(), nullptr, y.t()), doctest::Contains("f32, bf16 or f16"), Error);
   CHECK_THROWS_WITH_AS(gpu.gemm(x.t(), w.t(), nullptr, bad_y.t()), doctest::Contains("do not fit"), Error);
-  Buffer k(&gpu, DType::F32, {4, 2, 8}), kc(&gpu, DType::F32, {2, 5, 2, 8}), q(&gpu, DType::F32, {4, 4, 8});
-  std::vector<AttnSegment> over{{0, 3, 4, 0}};
-  CHECK_THROWS_WITH_AS(gpu.kv_append(k.t(), k.t(), kc.t(), kc.t(), over), doctest::Contains("kv cache overflow"),
-                       Error);
-  std::vector<AttnSegment> bad_slot{{2, 0, 4, 0}};
-  CHECK_THROWS_WITH_AS(gpu.attention(q.t(), kc.t(), kc.t(), bad_slot, 1.0f, 0, q.t()),
-                       doctest::Contains("lies outside"), Error);
   Buffer big_q(&gpu, DType::F32, {1, 1, 514}), big_c(&gpu, DType::F32, {1, 2, 1, 514});
-  CHECK_THROWS_WITH_AS(gpu.attention(big_q.t(), big_c.t(), big_c.t(), {{0, 0, 1, 0}}, 1.0f, 0, big_q.t()),
+  StepPlan p;
+  const int32_t id = 0;
+  p.add(0, 0, 1, &id);
+  gpu.prepare({1, 2, 1, 1, 1});
+  gpu.begin_step(p);
+  CHECK_THROWS_WITH_AS(gpu.attention(big_q.t(), big_c.t(), big_c.t(), 1.0f, 0, big_q.t()),
                        doctest::Contains("head dim 514"), Error);
-  std::vector<float> mx(8);
-  std::vector<int32_t> ix(8);
-  CHECK_THROWS_WITH_AS(gpu.argmax(x.t(), 9, mx.data(), ix.data()), doctest::Contains("must not exceed"), Error);
+  Buffer pairs(&gpu, DType::F32, {8, 2});
+  CHECK_THROWS_WITH_AS(gpu.argmax(x.t(), 9, 0, pairs.t()), doctest::Contains("valid 9"), Error);
 }
 
 TEST_SUITE_END();
@@ -463,7 +227,19 @@ TEST_SUITE_BEGIN("cuda availability");
 TEST_CASE("cuda_device_count never throws; make_cuda_backend refuses a missing device with a message") {
   int n = -1;
   CHECK_NOTHROW(n = cuda_device_count());
-  CHECK(n >= 0);
+  // The driver lists its GPUs here; no directory (no driver, a container without one): no usable device.
+  int listed = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec);
+       !ec && it != std::filesystem::directory_iterator(); ++it)
+    ++listed;
+#ifdef AUTODIST_HAVE_CUDA
+  CHECK(n <= listed);  // CUDA_VISIBLE_DEVICES may hide some
+  if (!std::getenv("CUDA_VISIBLE_DEVICES")) CHECK(n == listed);
+#else
+  CHECK(n == 0);  // a build without CUDA sees none, whatever the machine has
+  (void)listed;
+#endif
   CHECK_THROWS_WITH_AS(make_cuda_backend(n), doctest::Contains("cuda backend"), Error);  // one past the last device
   if (n == 0) {
     CHECK_THROWS_WITH_AS(make_cuda_backend(0), doctest::Contains("cuda backend"), Error);

@@ -174,12 +174,24 @@ TEST_CASE("tensor-parallel shards and pipeline partitions") {
   // embedding + lm_head are heavy at this size: equal-params moves layers to the middle
   auto ep = make_partition(l, 2, "equal-params");
   CHECK(ep[0].last - ep[0].first >= 1);
-  auto mem = make_partition(q7, 2, "memory:40,10", 2);
+  auto mem = make_partition(q7, 2, "memory:40,10", DType::BF16);
   CHECK(mem[0].last - mem[0].first > mem[1].last - mem[1].first);
-  CHECK_THROWS_WITH_AS(make_partition(q7, 2, "memory:1,1", 2), doctest::Contains("budget"), Error);
-  size_t lb = static_cast<size_t>(l.layer_params()) * 4, emb = static_cast<size_t>(l.embed_params()) * 4;
-  auto th = make_partition(l, 2, "threshold:" + std::to_string(emb + 2 * lb));
+  CHECK_THROWS_WITH_AS(make_partition(q7, 2, "memory:1,1", DType::BF16), doctest::Contains("budget"), Error);
+  // Sized in the run's dtype: 7B fits two 9 GB budgets in bf16 (~15 GB in all), not in f32 (~30 GB)
+  CHECK_NOTHROW(make_partition(q7, 2, "memory:9,9", DType::BF16));
+  CHECK_THROWS_WITH_AS(make_partition(q7, 2, "memory:9,9", DType::F32), doctest::Contains("in f32 but its budget"),
+                       Error);
+  // matrices in the dtype, norms (and biases) in f32, as the loader holds them
+  ModelBytes b16 = model_bytes(l, DType::BF16), b32 = model_bytes(l, DType::F32);
+  const size_t norms = 2 * static_cast<size_t>(l.hidden) * 4;
+  CHECK(b32.layer == static_cast<size_t>(l.layer_params()) * 4);
+  CHECK(b16.layer == (static_cast<size_t>(l.layer_params()) - 2 * l.hidden) * 2 + norms);
+  CHECK(b16.embed == static_cast<size_t>(l.embed_params()) * 2);
+  CHECK(b16.head == static_cast<size_t>(l.embed_params()) * 2 + static_cast<size_t>(l.hidden) * 4);
+  auto th = make_partition(l, 2, "threshold:" + std::to_string(b32.embed + 2 * b32.layer));
   CHECK(th[0].last == 2);
+  auto th16 = make_partition(l, 2, "threshold:" + std::to_string(b16.embed + 3 * b16.layer), DType::BF16);
+  CHECK(th16[0].last == 3);
   CHECK(parse_bytes("2K") == 2048);
   CHECK_THROWS_AS(parse_bytes("2X"), Error);
 }

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <climits>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -30,6 +31,17 @@ void to_half(DType t, const std::vector<float>& v, std::vector<uint16_t>& h, std
 }
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, 4) == 0; }
+
+// Prepares be for one step whose rows are `ids` (one sequence in slot 0) and begins it. Ids are only checked
+// against a vocabulary of 2^31 - 1: the tests below embed ids outside the table on purpose.
+void begin_ids(Backend& be, StepPlan& plan, const std::vector<int32_t>& ids) {
+  const auto T = static_cast<int32_t>(ids.size());
+  be.prepare({T, T, 1, 1, INT32_MAX});
+  plan.clear();
+  plan.add(0, 0, T, ids.data());
+  plan.want(T - 1);
+  be.begin_step(plan);
+}
 
 // Runs fn with OpenBLAS (and so the backend's own kernels) allowed `n` threads, then restores the setting.
 template <class F>
@@ -170,10 +182,14 @@ TEST_CASE("cpu embed: half tables give the widened rows exactly; ids outside the
     const int64_t vocab_start = 1000;
     std::vector<int32_t> ids;
     for (int32_t r = V - 1; r >= 0; --r) ids.push_back(static_cast<int32_t>(vocab_start + r));
-    ids.insert(ids.end(), {999, 1256, 0, -1, 1000, 2000000000});
+    ids.insert(ids.end(), {999, 1256, 0, 7, 1000, 2000000000});
     const int64_t T = static_cast<int64_t>(ids.size());
     std::vector<float> out(T * D, 123.0f);
-    be->embed(Tensor(table.data(), t, {V, D}), ids.data(), vocab_start, Tensor(out.data(), DType::F32, {T, D}));
+    int32_t slot_token = 0;
+    Tensor slots(&slot_token, DType::I32, {1});
+    StepPlan plan;
+    begin_ids(*be, plan, ids);
+    be->embed(Tensor(table.data(), t, {V, D}), vocab_start, slots, Tensor(out.data(), DType::F32, {T, D}));
     int64_t mismatches = 0;
     for (int64_t i = 0; i < T; ++i) {
       int64_t r = ids[i] - vocab_start;
@@ -193,14 +209,14 @@ TEST_CASE("cpu embed: half tables give the widened rows exactly; ids outside the
     std::vector<uint16_t> h;
     std::vector<float> wide;
     to_half(t, vals, h, wide);
-    std::vector<int32_t> ids2{12, 10, 9, 15, 14, 11, -3};
+    std::vector<int32_t> ids2{12, 10, 9, 15, 14, 11, 3};
     const int64_t T2 = static_cast<int64_t>(ids2.size());
     std::vector<float> out_half(T2 * D2, 7.0f), out_f32(T2 * D2, 8.0f);
-    be->embed(Tensor(h.data(), t, {V2, D2}), ids2.data(), 10, Tensor(out_half.data(), DType::F32, {T2, D2}));
-    be->embed(Tensor(wide.data(), DType::F32, {V2, D2}), ids2.data(), 10,
-              Tensor(out_f32.data(), DType::F32, {T2, D2}));
+    begin_ids(*be, plan, ids2);
+    be->embed(Tensor(h.data(), t, {V2, D2}), 10, slots, Tensor(out_half.data(), DType::F32, {T2, D2}));
+    be->embed(Tensor(wide.data(), DType::F32, {V2, D2}), 10, slots, Tensor(out_f32.data(), DType::F32, {T2, D2}));
     CHECK(out_half == out_f32);
-    for (int64_t i : {2, 3, 6})  // ids 9, 15, -3
+    for (int64_t i : {2, 3, 6})  // ids 9, 15, 3
       for (int64_t d = 0; d < D2; ++d) CHECK(same_bits(out_half[i * D2 + d], 0.0f));
     for (int64_t d = 0; d < D2; ++d) CHECK(same_bits(out_half[0 * D2 + d], wide[2 * D2 + d]));  // id 12 -> row 2
   }
@@ -230,12 +246,21 @@ TEST_CASE("cpu backend: operands of the wrong dtype or shape are refused with a 
   Tensor bias4(f.data(), DType::F32, {4});
   CHECK_THROWS_WITH_AS(be->gemm(x, wb, &bias4, y), doctest::Contains("bias [4] does not fit"), Error);
 
-  CHECK_THROWS_WITH_AS(be->embed(Tensor(f.data(), DType::I32, {4, 4}), ids.data(), 0, Tensor(f.data(), DType::F32, {2, 4})),
+  int32_t slot_token = 0;
+  Tensor slots(&slot_token, DType::I32, {1});
+  CHECK_THROWS_WITH_AS(be->embed(Tensor(h.data(), DType::BF16, {4, 4}), 0, slots, Tensor(f.data(), DType::F32, {2, 4})),
+                       doctest::Contains("outside a step"), Error);
+  StepPlan plan;
+  begin_ids(*be, plan, ids);
+  CHECK_THROWS_WITH_AS(be->embed(Tensor(f.data(), DType::I32, {4, 4}), 0, slots, Tensor(f.data(), DType::F32, {2, 4})),
                        doctest::Contains("embed table must be a host f32, bf16 or f16 tensor (got i32)"), Error);
-  CHECK_THROWS_WITH_AS(be->embed(Tensor(h.data(), DType::BF16, {4, 4}), ids.data(), 0, Tensor(h.data(), DType::BF16, {2, 4})),
+  CHECK_THROWS_WITH_AS(be->embed(Tensor(h.data(), DType::BF16, {4, 4}), 0, slots, Tensor(h.data(), DType::BF16, {2, 4})),
                        doctest::Contains("embed out must be a host f32 tensor (got bf16)"), Error);
-  CHECK_THROWS_WITH_AS(be->embed(Tensor(h.data(), DType::BF16, {4, 4}), ids.data(), 0, Tensor(f.data(), DType::F32, {2, 5})),
+  CHECK_THROWS_WITH_AS(be->embed(Tensor(h.data(), DType::BF16, {4, 4}), 0, slots, Tensor(f.data(), DType::F32, {2, 5})),
                        doctest::Contains("does not fit"), Error);
+  CHECK_THROWS_WITH_AS(be->embed(Tensor(h.data(), DType::BF16, {4, 4}), 0, Tensor(f.data(), DType::F32, {1}),
+                                 Tensor(f.data(), DType::F32, {2, 4})),
+                       doctest::Contains("embed slot_tokens must be a host i32 tensor (got f32)"), Error);
 
   // every other kernel stays float32-only
   CHECK_THROWS_WITH_AS(be->rmsnorm(x, Tensor(h.data(), DType::BF16, {4}), 1e-6f, x),
@@ -244,9 +269,8 @@ TEST_CASE("cpu backend: operands of the wrong dtype or shape are refused with a 
                        doctest::Contains("add x must be a host f32 tensor (got f16)"), Error);
   CHECK_THROWS_WITH_AS(be->silu_mul(Tensor(h.data(), DType::BF16, {2, 4}), Tensor(f.data(), DType::F32, {2, 2})),
                        doctest::Contains("silu_mul gu must be a host f32 tensor (got bf16)"), Error);
-  float mx = 0;
-  int32_t idx = 0;
-  CHECK_THROWS_WITH_AS(be->argmax(Tensor(h.data(), DType::BF16, {1, 4}), 4, &mx, &idx),
+  float pairs[2];
+  CHECK_THROWS_WITH_AS(be->argmax(Tensor(h.data(), DType::BF16, {1, 4}), 4, 0, Tensor(pairs, DType::F32, {1, 2})),
                        doctest::Contains("argmax x must be a host f32 tensor (got bf16)"), Error);
 }
 

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "runtime/sampler.h"
+#include "backend/sampling.h"
 
 using namespace autodist;
 
@@ -20,12 +20,36 @@ std::vector<float> random_logits(int n, uint32_t seed) {
 }
 }  // namespace
 
+// Draws u for the i-th trial the way the backends do: a different position per draw.
+static double u_of(int i, uint64_t seed = 1234) { return sample_uniform(seed, i); }
+
 TEST_CASE("greedy picks the first maximum and respects banned tokens") {
-  Sampler s(SamplingOptions{});
+  RowSampler s;
+  SamplingOptions o;
   std::vector<float> l = {0.1f, 3.0f, 3.0f, -1.0f};
-  CHECK(s.sample(l.data(), 4) == 1);
+  CHECK(s.sample(l.data(), 4, o, 0.5) == 1);
   l = {0.1f, 3.0f, 3.0f, -1.0f};
-  CHECK(s.sample(l.data(), 4, {1}) == 2);
+  const int32_t ban[] = {1, 77};  // ids beyond the row are ignored
+  CHECK(s.sample(l.data(), 4, o, 0.5, ban, 2) == 2);
+}
+
+TEST_CASE("sample_uniform: between 0 and 1, a function of (seed, position) only, and spread evenly") {
+  double sum = 0, lo = 1, hi = 0;
+  const int N = 20000;
+  for (int i = 0; i < N; ++i) {
+    double u = sample_uniform(7, i);
+    REQUIRE(u >= 0.0);
+    REQUIRE(u < 1.0);
+    sum += u;
+    lo = std::min(lo, u);
+    hi = std::max(hi, u);
+  }
+  CHECK(sum / N == doctest::Approx(0.5).epsilon(0.02));
+  CHECK(lo < 0.001);
+  CHECK(hi > 0.999);
+  CHECK(sample_uniform(7, 5) == sample_uniform(7, 5));
+  CHECK(sample_uniform(7, 5) != sample_uniform(7, 6));
+  CHECK(sample_uniform(7, 5) != sample_uniform(8, 5));
 }
 
 TEST_CASE("top-k never emits tokens outside the k largest") {
@@ -37,11 +61,11 @@ TEST_CASE("top-k never emits tokens outside the k largest") {
   SamplingOptions o;
   o.temperature = 1.5f;
   o.top_k = 5;
-  Sampler s(o);
+  RowSampler s;
   std::set<int> seen;
   for (int i = 0; i < 3000; ++i) {
     auto l = base;
-    int t = s.sample(l.data(), 200);
+    int t = s.sample(l.data(), 200, o, u_of(i));
     REQUIRE(topk.count(t) == 1);
     seen.insert(t);
   }
@@ -53,13 +77,13 @@ TEST_CASE("top-p keeps the smallest prefix reaching p") {
   SamplingOptions o;
   o.temperature = 1.0f;
   o.top_p = 0.75f;
-  Sampler s(o);
-  auto sup = s.support(l.data(), 4);
+  RowSampler s;
+  auto sup = s.support(l.data(), 4, o);
   CHECK(sup == std::vector<int32_t>{0, 1});  // 0.5 + 0.3 >= 0.75
   int counts[4] = {0, 0, 0, 0};
   for (int i = 0; i < 8000; ++i) {
     auto x = l;
-    counts[s.sample(x.data(), 4)]++;
+    counts[s.sample(x.data(), 4, o, u_of(i))]++;
   }
   CHECK(counts[2] == 0);
   CHECK(counts[3] == 0);
@@ -70,13 +94,13 @@ TEST_CASE("temperature sampling matches softmax frequencies") {
   std::vector<float> l = {0.0f, 1.0f, 2.0f};
   SamplingOptions o;
   o.temperature = 1.0f;
-  Sampler s(o);
+  RowSampler s;
   double z = 1 + std::exp(1.0) + std::exp(2.0);
   int counts[3] = {0, 0, 0};
   const int N = 20000;
   for (int i = 0; i < N; ++i) {
     auto x = l;
-    counts[s.sample(x.data(), 3)]++;
+    counts[s.sample(x.data(), 3, o, u_of(i))]++;
   }
   CHECK(counts[2] / double(N) == doctest::Approx(std::exp(2.0) / z).epsilon(0.03));
   CHECK(counts[0] / double(N) == doctest::Approx(1.0 / z).epsilon(0.1));
@@ -88,11 +112,11 @@ TEST_CASE("a fixed seed repeats; another seed differs") {
     SamplingOptions o;
     o.temperature = 1.0f;
     o.seed = seed;
-    Sampler s(o);
+    RowSampler s;
     std::vector<int> out;
     for (int i = 0; i < 50; ++i) {
       auto l = base;
-      out.push_back(s.sample(l.data(), 1000));
+      out.push_back(s.sample(l.data(), 1000, o, sample_uniform(o.seed, i)));
     }
     return out;
   };

@@ -23,30 +23,30 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 // FLOPs 4*hd*keys per (row, head) (q.k and p.v) plus one expf per key; bytes 8*hd*keys (K and V rows) + 8*hd (q, out),
-// keys = min(pos + 1, window). Row r = rows[blockIdx.x] at position p attends keys j in [lo, p], lo = p - window + 1
+// keys = min(pos + 1, window). Row r = blockIdx.x at position p = pos[r] of slot[r] attends keys j in [lo, p], lo = p - window + 1
 // (window > 0) or 0: scores s_j = scale * q.k_j, out = sum_j exp(s_j - m) v_j / sum_j exp(s_j - m), with the
 // running max m and both sums rescaled by exp(m_old - m_new) as each tile raises m.
 // Per tile: warps compute the scores (lanes over hd, one key per warp at a time) into shared memory; every thread
 // takes the tile max (same values, same order, so all agree), one thread per key exponentiates, and thread t
 // accumulates output dims t, t + 128, ... over the tile.
 __global__ void __launch_bounds__(kAttnThreads)
-    attention_kernel(const float* q, const float* kc, const float* vc, const AttnRowDev* rows, int64_t H, int64_t Hk,
-                     int64_t hd, int64_t S, float scale, int64_t window, float* out) {
+    attention_kernel(const float* q, const float* kc, const float* vc, const int32_t* pos, const int32_t* slot,
+                     int64_t H, int64_t Hk, int64_t hd, int64_t S, float scale, int64_t window, float* out) {
   extern __shared__ float smem[];
   float* qs = smem;       // [hd]
   float* ps = smem + hd;  // [kKeyTile]: scores, then exp(score - m)
-  const AttnRowDev r = rows[blockIdx.x];
+  const int64_t row = blockIdx.x;
   const int64_t h = blockIdx.y, kh = h / (H / Hk);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 
-  const float* qp = q + (static_cast<int64_t>(r.row) * H + h) * hd;
+  const float* qp = q + (row * H + h) * hd;
   for (int64_t d = tid; d < hd; d += kAttnThreads) qs[d] = qp[d];
   __syncthreads();
 
-  const int64_t p = r.pos;
+  const int64_t p = pos[row];
   const int64_t lo = window > 0 ? (p - window + 1 > 0 ? p - window + 1 : 0) : 0;
   const int64_t kstride = Hk * hd;  // floats between consecutive positions of one kv head
-  const int64_t base = (static_cast<int64_t>(r.slot) * S * Hk + kh) * hd;
+  const int64_t base = (static_cast<int64_t>(slot[row]) * S * Hk + kh) * hd;
   const float* kb = kc + base;
   const float* vb = vc + base;
 
@@ -89,7 +89,7 @@ __global__ void __launch_bounds__(kAttnThreads)
     __syncthreads();  // ps is overwritten by the next tile
   }
 
-  float* op = out + (static_cast<int64_t>(r.row) * H + h) * hd;
+  float* op = out + (row * H + h) * hd;
   const float inv = 1.0f / l;
 #pragma unroll
   for (int i = 0; i < kDimsPerThread; ++i) {
@@ -100,13 +100,13 @@ __global__ void __launch_bounds__(kAttnThreads)
 
 }  // namespace
 
-void launch_attention(const float* q, const float* kc, const float* vc, const AttnRowDev* rows, int64_t nrows,
-                      int64_t H, int64_t Hk, int64_t hd, int64_t S, float scale, int64_t window, float* out,
+void launch_attention(const float* q, const float* kc, const float* vc, const int32_t* pos, const int32_t* slot,
+                      int64_t T, int64_t H, int64_t Hk, int64_t hd, int64_t S, float scale, int64_t window, float* out,
                       cudaStream_t s) {
-  if (nrows == 0 || H == 0) return;
-  const dim3 grid(static_cast<unsigned>(nrows), static_cast<unsigned>(H));
+  if (T == 0 || H == 0) return;
+  const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(H));
   const size_t shmem = static_cast<size_t>(hd + kKeyTile) * sizeof(float);
-  attention_kernel<<<grid, kAttnThreads, shmem, s>>>(q, kc, vc, rows, H, Hk, hd, S, scale, window, out);
+  attention_kernel<<<grid, kAttnThreads, shmem, s>>>(q, kc, vc, pos, slot, H, Hk, hd, S, scale, window, out);
   AD_CUDA_LAUNCH_CHECK("attention_kernel");
 }
 

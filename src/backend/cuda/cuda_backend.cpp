@@ -9,8 +9,11 @@
 #include <memory>
 
 #include "backend/cuda/cublas_lazy.h"
+#include "backend/cuda/cuda_args.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_sample.h"
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace autodist {
@@ -29,39 +32,17 @@ void throw_cublas_error(cublasStatus_t s, const char* call, const char* file, in
 
 }  // namespace cuda
 
-namespace {
+using cuda::check_device;
+using cuda::check_f32;
+using cuda::check_float;
+using cuda::check_i32;
+using cuda::round_up;
 
-static_assert(sizeof(AttnSegment) == sizeof(cuda::SegDev) &&
-                  offsetof(AttnSegment, slot) == offsetof(cuda::SegDev, slot) &&
-                  offsetof(AttnSegment, start_pos) == offsetof(cuda::SegDev, start_pos) &&
-                  offsetof(AttnSegment, len) == offsetof(cuda::SegDev, len) &&
-                  offsetof(AttnSegment, row) == offsetof(cuda::SegDev, row),
-              "AttnSegment uploads as SegDev");
-static_assert(sizeof(cuda::AttnRowDev) == 4 * sizeof(int32_t), "attention rows upload as 4 int32 each");
+namespace {
 
 // Half weights, many rows of x: rows of w are widened into at most this many floats (64 MiB) per sgemm.
 constexpr int64_t kWidenFloats = int64_t{1} << 24;
 
-const char* where(Device d) { return d == Device::CPU ? "host" : "device"; }
-
-void check_f32(const Tensor& t, const char* what) {
-  AD_CHECK(t.dtype == DType::F32 && t.device == Device::CUDA,
-           "cuda backend: {} must be a device f32 tensor (got {} in {} memory)", what, dtype_name(t.dtype),
-           where(t.device));
-}
-
-// Tensors that may be stored in a half type (weights, embedding table).
-void check_float(const Tensor& t, const char* what) {
-  AD_CHECK((t.dtype == DType::F32 || t.dtype == DType::BF16 || t.dtype == DType::F16) && t.device == Device::CUDA,
-           "cuda backend: {} must be a device f32, bf16 or f16 tensor (got {} in {} memory)", what, dtype_name(t.dtype),
-           where(t.device));
-}
-
-void check_device(const Tensor& t, const char* what) {
-  AD_CHECK(t.device == Device::CUDA, "cuda backend: {} must be a device tensor (got one in host memory)", what);
-}
-
-size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 }  // namespace
 
@@ -96,6 +77,8 @@ CudaBackend::CudaBackend(int device) : device_(device) {
     AD_CUBLAS_CHECK(blas.set_math_mode(blas_, CUBLAS_DEFAULT_MATH));
     staging_.resize(kStagingSlots);
     for (auto& s : staging_) AD_CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
+    AD_CUDA_CHECK(cudaEventCreateWithFlags(&host_copy_, cudaEventDisableTiming));
+    AD_CUDA_CHECK(cudaEventCreate(&epoch_));
   } catch (...) {
     release();
     throw;
@@ -109,7 +92,8 @@ CudaBackend::~CudaBackend() { release(); }
 void CudaBackend::release() noexcept {
   cudaSetDevice(device_);
   if (stream_) cudaStreamSynchronize(stream_);
-  for (Scratch* s : {&widened_, &pos_, &ids_, &segs_, &rows_, &argmax_, &bounce_}) {
+  jobs_.clear();
+  for (Scratch* s : {&widened_, &bounce_, &plan_dev_}) {
     if (s->p) cudaFree(s->p);
     *s = Scratch{};
   }
@@ -118,8 +102,10 @@ void CudaBackend::release() noexcept {
     if (st.done) cudaEventDestroy(st.done);
   }
   staging_.clear();
-  for (auto& r : ropes_) cudaFree(r.dev);
-  ropes_.clear();
+  for (CUevent_st* e : marks_) cudaEventDestroy(e);
+  marks_.clear();
+  for (CUevent_st** e : {&host_copy_, &epoch_})
+    if (*e) cudaEventDestroy(*e), *e = nullptr;
   if (blas_) cuda::cublas().destroy(blas_);  // blas_ is set only once cuBLAS has loaded
   blas_ = nullptr;
   if (stream_) cudaStreamDestroy(stream_);
@@ -170,6 +156,31 @@ void CudaBackend::to_host(void* host_dst, const Tensor& src) {
   AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
+void* CudaBackend::alloc_host(size_t bytes) {
+  enter();
+  void* p = nullptr;
+  AD_CUDA_CHECK(cudaMallocHost(&p, bytes ? bytes : 1));
+  return p;
+}
+
+void CudaBackend::free_host(void* p) {
+  if (p && cudaFreeHost(p) != cudaSuccess) cudaGetLastError();
+}
+
+void CudaBackend::to_host_async(void* host_dst, const Tensor& src) {
+  enter();
+  check_device(src, "to_host_async src");
+  if (src.nbytes() == 0) return;
+  AD_CUDA_CHECK(cudaMemcpyAsync(host_dst, src.data, src.nbytes(), cudaMemcpyDeviceToHost, stream_));
+  AD_CUDA_CHECK(cudaEventRecord(host_copy_, stream_));
+}
+
+void CudaBackend::wait_host() {
+  enter();
+  AD_CUDA_CHECK(cudaEventSynchronize(host_copy_));
+  check_sample_errors();
+}
+
 // memmove semantics, as the cpu backend: overlapping ranges go through a scratch copy (cudaMemcpy is undefined
 // for them). Either side may be host memory (cudaMemcpyDefault); then the call waits, as a host copy would.
 void CudaBackend::copy(Tensor dst, const Tensor& src) {
@@ -199,6 +210,7 @@ void CudaBackend::fill_zero(Tensor t) {
 void CudaBackend::synchronize() {
   enter();
   AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  check_sample_errors();
 }
 
 void* CudaBackend::grow(Scratch& s, size_t bytes) {
@@ -212,56 +224,6 @@ void* CudaBackend::grow(Scratch& s, size_t bytes) {
   AD_CUDA_CHECK(cudaMalloc(&s.p, n));
   s.bytes = n;
   return s.p;
-}
-
-// A copy from pageable memory may wait for the stream; from pinned memory it does not. So the host data goes
-// into one of kStagingSlots pinned slots, used round robin; a slot is reused once the copy issued
-// kStagingSlots uploads ago has read it (normally long done, so no wait).
-const void* CudaBackend::upload(const void* host, size_t bytes, Scratch& dst) {
-  void* d = grow(dst, bytes);
-  if (bytes == 0) return d;
-  Staging& st = staging_[next_slot_++ % staging_.size()];
-  if (st.pending) {
-    AD_CUDA_CHECK(cudaEventSynchronize(st.done));
-    st.pending = false;
-  }
-  if (st.bytes < bytes) {
-    if (st.host) AD_CUDA_CHECK(cudaFreeHost(st.host));
-    st.host = nullptr;
-    st.bytes = 0;
-    const size_t n = round_up(std::max<size_t>(bytes, 4096), 4096);
-    AD_CUDA_CHECK(cudaMallocHost(&st.host, n));
-    st.bytes = n;
-  }
-  std::memcpy(st.host, host, bytes);
-  AD_CUDA_CHECK(cudaMemcpyAsync(d, st.host, bytes, cudaMemcpyHostToDevice, stream_));
-  AD_CUDA_CHECK(cudaEventRecord(st.done, stream_));
-  st.pending = true;
-  return d;
-}
-
-// Each distinct inv_freq table goes to the device once (a model has one); the attention factor is a kernel
-// argument.
-const double* CudaBackend::rope_table(const RopeTable& rt) {
-  for (auto& r : ropes_)
-    if (r.inv_freq == rt.inv_freq) return r.dev;
-  if (ropes_.size() >= kMaxRopeTables) {
-    AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    AD_CUDA_CHECK(cudaFree(ropes_.front().dev));
-    ropes_.erase(ropes_.begin());
-  }
-  const size_t bytes = std::max<size_t>(rt.inv_freq.size(), 1) * sizeof(double);
-  RopeEntry r;
-  AD_CUDA_CHECK(cudaMalloc(&r.dev, bytes));
-  r.inv_freq = rt.inv_freq;
-  ropes_.push_back(std::move(r));
-  double* dev = ropes_.back().dev;
-  if (!rt.inv_freq.empty()) {
-    AD_CUDA_CHECK(
-        cudaMemcpyAsync(dev, rt.inv_freq.data(), rt.inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice, stream_));
-    AD_CUDA_CHECK(cudaStreamSynchronize(stream_));  // once per table
-  }
-  return dev;
 }
 
 // FLOPs 2*M*N*K; bytes (M*K + M*N)*4 + N*K*sizeof(w).
@@ -325,19 +287,6 @@ void CudaBackend::rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor y)
   cuda::launch_rmsnorm(x.f32(), w.f32(), eps, y.f32(), x.numel() / C, C, stream_);
 }
 
-void CudaBackend::rope(Tensor x, const int32_t* pos, const RopeTable& rt) {
-  enter();
-  check_f32(x, "rope x");
-  AD_CHECK(x.ndim() == 3, "rope: x {} must be [T, H, hd]", x.shape.str());
-  const int64_t T = x.dim(0), H = x.dim(1), hd = x.dim(2), half = hd / 2;
-  AD_CHECK(static_cast<int64_t>(rt.inv_freq.size()) >= half,
-           "rope: the table has {} frequencies but head dim {} needs {}", rt.inv_freq.size(), hd, half);
-  if (T * H * half == 0) return;
-  const double* freq = rope_table(rt);
-  const auto* p = static_cast<const int32_t*>(upload(pos, static_cast<size_t>(T) * sizeof(int32_t), pos_));
-  cuda::launch_rope(x.f32(), p, freq, rt.attention_factor, T, H, hd, stream_);
-}
-
 void CudaBackend::silu_mul(const Tensor& gu, Tensor out) {
   enter();
   check_f32(gu, "silu_mul gu");
@@ -371,100 +320,6 @@ void CudaBackend::add(Tensor y, const Tensor& x) {
   check_f32(x, "add x");
   AD_CHECK(x.numel() == y.numel(), "add: y {} and x {} differ in size", y.shape.str(), x.shape.str());
   cuda::launch_add(y.f32(), x.f32(), y.numel(), stream_);
-}
-
-void CudaBackend::embed(const Tensor& table, const int32_t* ids, int64_t vocab_start, Tensor out) {
-  enter();
-  check_float(table, "embed table");
-  check_f32(out, "embed out");
-  AD_CHECK(table.ndim() == 2 && out.ndim() >= 1, "embed: table {} must be [V, D] and out {} [T, D]", table.shape.str(),
-           out.shape.str());
-  const int64_t V = table.dim(0), D = table.dim(1), T = out.dim(0);
-  AD_CHECK(out.numel() == T * D, "embed: out {} does not fit table {} (rows of {} values)", out.shape.str(),
-           table.shape.str(), D);
-  if (T * D == 0) return;
-  const auto* d_ids = static_cast<const int32_t*>(upload(ids, static_cast<size_t>(T) * sizeof(int32_t), ids_));
-  cuda::launch_embed(table.data, table.dtype, d_ids, vocab_start, V, D, out.f32(), T, stream_);
-}
-
-void CudaBackend::kv_append(const Tensor& k, const Tensor& v, Tensor kc, Tensor vc,
-                            const std::vector<AttnSegment>& segs) {
-  enter();
-  check_f32(k, "kv_append k");
-  check_f32(v, "kv_append v");
-  check_f32(kc, "kv_append kcache");
-  check_f32(vc, "kv_append vcache");
-  AD_CHECK(kc.ndim() == 4 && vc.shape == kc.shape, "kv_append: caches {} and {} must both be [slots, S, Hk, hd]",
-           kc.shape.str(), vc.shape.str());
-  const int64_t slots = kc.dim(0), S = kc.dim(1), row = kc.dim(2) * kc.dim(3);
-  AD_CHECK(row > 0 && k.numel() % row == 0 && v.numel() == k.numel(),
-           "kv_append: k {} and v {} must be rows of the {} values per position of the cache {}", k.shape.str(),
-           v.shape.str(), row, kc.shape.str());
-  const int64_t T = k.numel() / row;
-  int64_t max_len = 0;
-  for (auto& s : segs) {
-    AD_CHECK(int64_t{s.start_pos} + s.len <= S, "kv cache overflow: positions up to {} but the cache holds {}",
-             int64_t{s.start_pos} + s.len, S);
-    AD_CHECK(
-        s.slot >= 0 && s.slot < slots && s.start_pos >= 0 && s.len >= 0 && s.row >= 0 && int64_t{s.row} + s.len <= T,
-        "kv_append: segment (slot {}, start {}, len {}, row {}) lies outside the cache {} or the {} rows of k", s.slot,
-        s.start_pos, s.len, s.row, kc.shape.str(), T);
-    max_len = std::max<int64_t>(max_len, s.len);
-  }
-  if (max_len == 0) return;
-  const auto* d_segs = static_cast<const cuda::SegDev*>(upload(segs.data(), segs.size() * sizeof(AttnSegment), segs_));
-  cuda::launch_kv_append(k.f32(), v.f32(), kc.f32(), vc.f32(), d_segs, static_cast<int64_t>(segs.size()), S, row,
-                         max_len, stream_);
-}
-
-// FLOPs 4 * keys * hd per row and head (attention_kernel in cuda_attention.cu).
-void CudaBackend::attention(const Tensor& q, const Tensor& kc, const Tensor& vc, const std::vector<AttnSegment>& segs,
-                            float scale, int64_t window, Tensor out) {
-  enter();
-  check_f32(q, "attention q");
-  check_f32(kc, "attention kcache");
-  check_f32(vc, "attention vcache");
-  check_f32(out, "attention out");
-  AD_CHECK(q.ndim() == 3 && kc.ndim() == 4 && vc.shape == kc.shape && out.numel() == q.numel(),
-           "attention: q {} must be [T, H, hd], out {} the same size, caches {} and {} [slots, S, Hk, hd]",
-           q.shape.str(), out.shape.str(), kc.shape.str(), vc.shape.str());
-  const int64_t T = q.dim(0), H = q.dim(1), hd = q.dim(2);
-  const int64_t slots = kc.dim(0), S = kc.dim(1), Hk = kc.dim(2);
-  AD_CHECK(Hk > 0 && H % Hk == 0 && kc.dim(3) == hd,
-           "attention: q {} does not fit the cache {} (heads must be a multiple of kv heads, head dims equal)",
-           q.shape.str(), kc.shape.str());
-  AD_CHECK(hd <= cuda::kMaxAttentionHeadDim && H <= 65535,
-           "cuda attention: head dim {} (max {}) or heads {} (max 65535) too large", hd, cuda::kMaxAttentionHeadDim, H);
-  rows_host_.clear();
-  for (auto& s : segs) {
-    AD_CHECK(s.slot >= 0 && s.slot < slots && s.start_pos >= 0 && s.len >= 0 && int64_t{s.start_pos} + s.len <= S &&
-                 s.row >= 0 && int64_t{s.row} + s.len <= T,
-             "attention: segment (slot {}, start {}, len {}, row {}) lies outside the cache {} or the {} rows of q",
-             s.slot, s.start_pos, s.len, s.row, kc.shape.str(), T);
-    for (int32_t i = 0; i < s.len; ++i) rows_host_.insert(rows_host_.end(), {s.row + i, s.start_pos + i, s.slot, 0});
-  }
-  const int64_t nrows = static_cast<int64_t>(rows_host_.size() / 4);
-  if (nrows == 0 || H == 0 || hd == 0) return;
-  const auto* d_rows =
-      static_cast<const cuda::AttnRowDev*>(upload(rows_host_.data(), rows_host_.size() * sizeof(int32_t), rows_));
-  cuda::launch_attention(q.f32(), kc.f32(), vc.f32(), d_rows, nrows, H, Hk, hd, S, scale, window, out.f32(), stream_);
-}
-
-void CudaBackend::argmax(const Tensor& x, int64_t valid, float* max_out, int32_t* idx_out) {
-  enter();
-  check_f32(x, "argmax x");
-  const int64_t M = x.ndim() ? x.dim(0) : 0;
-  if (M == 0) return;
-  const int64_t V = x.numel() / M;
-  AD_CHECK(valid <= V && V <= INT32_MAX, "argmax: valid {} must not exceed the {} columns of x {} (at most 2^31-1)",
-           valid, V, x.shape.str());
-  auto* mx = static_cast<float*>(grow(argmax_, static_cast<size_t>(M) * 8));
-  auto* ix = reinterpret_cast<int32_t*>(mx + M);
-  cuda::launch_argmax(x.f32(), M, V, std::max<int64_t>(valid, 0), mx, ix, stream_);
-  AD_CUDA_CHECK(cudaMemcpyAsync(max_out, mx, static_cast<size_t>(M) * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-  AD_CUDA_CHECK(
-      cudaMemcpyAsync(idx_out, ix, static_cast<size_t>(M) * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
-  AD_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the results are host data
 }
 
 int cuda_device_count() noexcept {

@@ -137,23 +137,6 @@ __global__ void rmsnorm_kernel(const float* x, const float* w, float eps, float*
   }
 }
 
-// FLOPs 6 per rotated pair plus one double sincos; bytes 8*T*H*hd + 4*T + 8*hd/2. One thread per (t, h, pair);
-// the angle pos * inv_freq is formed and rotated in double (as the cpu backend), so large positions stay exact.
-__global__ void rope_kernel(float* x, const int32_t* pos, const double* inv_freq, double af, int64_t T, int64_t H,
-                            int64_t hd) {
-  const int64_t half = hd / 2;
-  AD_GRID_LOOP(i, T * H * half) {
-    const int64_t p = i % half, th = i / half, t = th / H;
-    double sn, cs;
-    sincos(static_cast<double>(pos[t]) * inv_freq[p], &sn, &cs);
-    const float c = static_cast<float>(cs * af), s = static_cast<float>(sn * af);
-    float* r = x + th * hd;
-    const float a = r[p], b = r[p + half];
-    r[p] = a * c - b * s;
-    r[p + half] = b * c + a * s;
-  }
-}
-
 // FLOPs ~5*M*I (one expf each); bytes 12*M*I.
 __global__ void silu_mul_kernel(const float* gu, float* out, int64_t M, int64_t I) {
   AD_GRID_LOOP(i, M * I) {
@@ -181,12 +164,31 @@ __global__ void split_qkv_kernel(const float* qkv, float* q, float* k, float* v,
 // FLOPs n; bytes 12n.
 __global__ void add_kernel(float* y, const float* x, int64_t n) { AD_GRID_LOOP(i, n) y[i] += x[i]; }
 
-// bytes T*D*(4 + element size) + 4*T; no FLOPs. kind: 0 f32, 1 bf16, 2 f16.
-__global__ void embed_kernel(const void* table, int kind, const int32_t* ids, int64_t vocab_start, int64_t V, int64_t D,
-                             float* out, int64_t T) {
+// ---- kernels that read the step plan (device arrays uploaded by begin_step) ----
+
+// FLOPs 6 per rotated pair; bytes 8*T*H*hd + 4*T + 8*T*hd/2 (table rows). One thread per (t, h, pair); cos/sin of
+// row t come from the table row of its position (formed in double on the host, as on the cpu).
+__global__ void rope_kernel(float* x, const int32_t* pos, const float* cs, int64_t T, int64_t H, int64_t hd) {
+  const int64_t half = hd / 2;
+  AD_GRID_LOOP(i, T * H * half) {
+    const int64_t p = i % half, th = i / half, t = th / H;
+    const float* row = cs + static_cast<int64_t>(pos[t]) * hd;
+    const float c = row[p], sn = row[half + p];
+    float* r = x + th * hd;
+    const float a = r[p], b = r[p + half];
+    r[p] = a * c - b * sn;
+    r[p + half] = b * c + a * sn;
+  }
+}
+
+// bytes T*D*(4 + element size) + 8*T; no FLOPs. kind: 0 f32, 1 bf16, 2 f16. ids[t] = -1: the slot's token.
+__global__ void embed_kernel(const void* table, int kind, const int32_t* ids, const int32_t* slot,
+                             const int32_t* slot_tokens, int64_t vocab_start, int64_t V, int64_t D, float* out,
+                             int64_t T) {
   AD_GRID_LOOP(i, T * D) {
     const int64_t t = i / D, d = i - t * D;
-    const int64_t r = static_cast<int64_t>(ids[t]) - vocab_start;
+    const int32_t id = ids[t] >= 0 ? ids[t] : slot_tokens[slot[t]];
+    const int64_t r = static_cast<int64_t>(id) - vocab_start;
     float val = 0.0f;
     if (r >= 0 && r < V) {
       const int64_t off = r * D + d;
@@ -197,16 +199,22 @@ __global__ void embed_kernel(const void* table, int kind, const int32_t* ids, in
   }
 }
 
-// bytes 16 * len * row per segment (k and v read, both caches written); no FLOPs. blockIdx.y: the segment.
-__global__ void kv_append_kernel(const float* k, const float* v, float* kc, float* vc, const SegDev* segs, int64_t S,
-                                 int64_t row) {
-  const SegDev sg = segs[blockIdx.y];
-  const int64_t n = static_cast<int64_t>(sg.len) * row;
-  const int64_t dst = (static_cast<int64_t>(sg.slot) * S + sg.start_pos) * row;
-  const int64_t src = static_cast<int64_t>(sg.row) * row;
-  AD_GRID_LOOP(i, n) {
-    kc[dst + i] = k[src + i];
-    vc[dst + i] = v[src + i];
+// bytes 16 * T * row (k and v read, both caches written); no FLOPs. Row t goes to (slot[t], pos[t]).
+__global__ void kv_append_kernel(const float* k, const float* v, float* kc, float* vc, const int32_t* pos,
+                                 const int32_t* slot, int64_t T, int64_t S, int64_t row) {
+  AD_GRID_LOOP(i, T * row) {
+    const int64_t t = i / row, j = i - t * row;
+    const int64_t dst = (static_cast<int64_t>(slot[t]) * S + pos[t]) * row + j;
+    kc[dst] = k[i];
+    vc[dst] = v[i];
+  }
+}
+
+// bytes 8*R*D; no FLOPs.
+__global__ void gather_rows_kernel(const float* x, const int32_t* rows, int64_t R, int64_t D, float* out) {
+  AD_GRID_LOOP(i, R * D) {
+    const int64_t r = i / D, d = i - r * D;
+    out[i] = x[static_cast<int64_t>(rows[r]) * D + d];
   }
 }
 
@@ -215,7 +223,8 @@ __device__ __forceinline__ bool beats(float av, int aj, float bv, int bj) { retu
 
 // bytes 4*M*valid + 8*M; compares only. One block per row; the first index of the maximum, as the cpu backend's
 // sequential scan: NaN is skipped, except that a NaN in column 0 is the answer (nothing compares greater).
-__global__ void argmax_kernel(const float* x, int64_t M, int64_t V, int valid, float* max_out, int32_t* idx_out) {
+// pairs[m] = (max, vocab_start + index).
+__global__ void argmax_kernel(const float* x, int64_t M, int64_t V, int valid, int64_t vocab_start, float* pairs) {
   __shared__ float sv[32];
   __shared__ int sj[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -257,11 +266,42 @@ __global__ void argmax_kernel(const float* x, int64_t M, int64_t V, int valid, f
         bv = r[0];
         bj = 0;
       }
-      max_out[m] = bv;
-      idx_out[m] = bj;
+      pairs[2 * m] = bv;
+      pairs[2 * m + 1] = static_cast<float>(vocab_start + bj);
     }
     __syncthreads();  // sv, sj are reused by the next row
   }
+}
+
+// One thread per output row: the best of its G candidates (the first part wins ties), as the cpu's pick.
+__global__ void pick_kernel(const float* pairs, int64_t G, int64_t R, const int32_t* out_rows, const int32_t* slot,
+                            int32_t* tokens, int32_t* slot_tokens) {
+  AD_GRID_LOOP(r, R) {
+    float best = -INFINITY;
+    int32_t bi = static_cast<int32_t>(pairs[2 * r + 1]);
+    for (int64_t g = 0; g < G; ++g) {
+      const float m = pairs[(g * R + r) * 2];
+      if (m > best) {
+        best = m;
+        bi = static_cast<int32_t>(pairs[(g * R + r) * 2 + 1]);
+      }
+    }
+    tokens[r] = bi;
+    slot_tokens[slot[out_rows[r]]] = bi;
+  }
+}
+
+// bytes 8*R*V; no FLOPs. out[r, j] = parts[j / Vl, r, j % Vl].
+__global__ void gather_vocab_kernel(const float* parts, int64_t R, int64_t Vl, int64_t V, float* out) {
+  AD_GRID_LOOP(i, R * V) {
+    const int64_t r = i / V, j = i - r * V, g = j / Vl, c = j - g * Vl;
+    out[i] = parts[(g * R + r) * Vl + c];
+  }
+}
+
+__global__ void scatter_slots_kernel(const int32_t* tokens, int64_t R, const int32_t* out_rows, const int32_t* slot,
+                                     int32_t* slot_tokens) {
+  AD_GRID_LOOP(r, R) slot_tokens[slot[out_rows[r]]] = tokens[r];
 }
 
 template <int MR>
@@ -326,14 +366,6 @@ void launch_rmsnorm(const float* x, const float* w, float eps, float* y, int64_t
   AD_CUDA_LAUNCH_CHECK("rmsnorm_kernel");
 }
 
-void launch_rope(float* x, const int32_t* pos, const double* inv_freq, double attention_factor, int64_t T, int64_t H,
-                 int64_t hd, cudaStream_t s) {
-  const int64_t n = T * H * (hd / 2);
-  if (n == 0) return;
-  rope_kernel<<<grid_for(n), kThreads, 0, s>>>(x, pos, inv_freq, attention_factor, T, H, hd);
-  AD_CUDA_LAUNCH_CHECK("rope_kernel");
-}
-
 void launch_silu_mul(const float* gu, float* out, int64_t M, int64_t I, cudaStream_t s) {
   if (M * I == 0) return;
   silu_mul_kernel<<<grid_for(M * I), kThreads, 0, s>>>(gu, out, M, I);
@@ -354,31 +386,59 @@ void launch_add(float* y, const float* x, int64_t n, cudaStream_t s) {
   AD_CUDA_LAUNCH_CHECK("add_kernel");
 }
 
-void launch_embed(const void* table, DType t, const int32_t* ids, int64_t vocab_start, int64_t V, int64_t D, float* out,
-                  int64_t T, cudaStream_t s) {
+void launch_rope(float* x, const int32_t* pos, const float* cos_sin, int64_t T, int64_t H, int64_t hd, cudaStream_t s) {
+  const int64_t n = T * H * (hd / 2);
+  if (n == 0) return;
+  rope_kernel<<<grid_for(n), kThreads, 0, s>>>(x, pos, cos_sin, T, H, hd);
+  AD_CUDA_LAUNCH_CHECK("rope_kernel");
+}
+
+void launch_embed(const void* table, DType t, const int32_t* ids, const int32_t* slot, const int32_t* slot_tokens,
+                  int64_t vocab_start, int64_t V, int64_t D, float* out, int64_t T, cudaStream_t s) {
   if (T * D == 0) return;
   const int kind = t == DType::F32 ? 0 : (t == DType::BF16 ? 1 : 2);
-  embed_kernel<<<grid_for(T * D), kThreads, 0, s>>>(table, kind, ids, vocab_start, V, D, out, T);
+  embed_kernel<<<grid_for(T * D), kThreads, 0, s>>>(table, kind, ids, slot, slot_tokens, vocab_start, V, D, out, T);
   AD_CUDA_LAUNCH_CHECK("embed_kernel");
 }
 
-void launch_kv_append(const float* k, const float* v, float* kc, float* vc, const SegDev* segs, int64_t nseg, int64_t S,
-                      int64_t row, int64_t max_len, cudaStream_t s) {
-  if (nseg == 0 || max_len * row == 0) return;
-  constexpr int64_t kMaxGridY = 65535;
-  for (int64_t s0 = 0; s0 < nseg; s0 += kMaxGridY) {
-    const int64_t n = nseg - s0 < kMaxGridY ? nseg - s0 : kMaxGridY;
-    dim3 grid(grid_for(max_len * row), static_cast<unsigned>(n));
-    kv_append_kernel<<<grid, kThreads, 0, s>>>(k, v, kc, vc, segs + s0, S, row);
-    AD_CUDA_LAUNCH_CHECK("kv_append_kernel");
-  }
+void launch_kv_append(const float* k, const float* v, float* kc, float* vc, const int32_t* pos, const int32_t* slot,
+                      int64_t T, int64_t S, int64_t row, cudaStream_t s) {
+  if (T * row == 0) return;
+  kv_append_kernel<<<grid_for(T * row), kThreads, 0, s>>>(k, v, kc, vc, pos, slot, T, S, row);
+  AD_CUDA_LAUNCH_CHECK("kv_append_kernel");
 }
 
-void launch_argmax(const float* x, int64_t M, int64_t V, int64_t valid, float* max_out, int32_t* idx_out,
+void launch_gather_rows(const float* x, const int32_t* rows, int64_t R, int64_t D, float* out, cudaStream_t s) {
+  if (R * D == 0) return;
+  gather_rows_kernel<<<grid_for(R * D), kThreads, 0, s>>>(x, rows, R, D, out);
+  AD_CUDA_LAUNCH_CHECK("gather_rows_kernel");
+}
+
+void launch_argmax(const float* x, int64_t M, int64_t V, int64_t valid, int64_t vocab_start, float* pairs,
                    cudaStream_t s) {
   if (M == 0) return;
-  argmax_kernel<<<row_blocks(M), kThreads, 0, s>>>(x, M, V, static_cast<int>(valid), max_out, idx_out);
+  argmax_kernel<<<row_blocks(M), kThreads, 0, s>>>(x, M, V, static_cast<int>(valid), vocab_start, pairs);
   AD_CUDA_LAUNCH_CHECK("argmax_kernel");
+}
+
+void launch_pick(const float* pairs, int64_t G, int64_t R, const int32_t* out_rows, const int32_t* slot,
+                 int32_t* tokens, int32_t* slot_tokens, cudaStream_t s) {
+  if (R == 0) return;
+  pick_kernel<<<grid_for(R), kThreads, 0, s>>>(pairs, G, R, out_rows, slot, tokens, slot_tokens);
+  AD_CUDA_LAUNCH_CHECK("pick_kernel");
+}
+
+void launch_gather_vocab(const float* parts, int64_t R, int64_t Vl, int64_t V, float* out, cudaStream_t s) {
+  if (R * V == 0) return;
+  gather_vocab_kernel<<<grid_for(R * V), kThreads, 0, s>>>(parts, R, Vl, V, out);
+  AD_CUDA_LAUNCH_CHECK("gather_vocab_kernel");
+}
+
+void launch_scatter_slots(const int32_t* tokens, int64_t R, const int32_t* out_rows, const int32_t* slot,
+                          int32_t* slot_tokens, cudaStream_t s) {
+  if (R == 0) return;
+  scatter_slots_kernel<<<grid_for(R), kThreads, 0, s>>>(tokens, R, out_rows, slot, slot_tokens);
+  AD_CUDA_LAUNCH_CHECK("scatter_slots_kernel");
 }
 
 }  // namespace autodist::cuda
