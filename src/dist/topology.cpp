@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "dist/mpi_data_channel.h"
 
 namespace autodist::dist {
 
@@ -28,8 +29,8 @@ ParallelGroups ParallelGroups::make(Communicator* world_comm, int tp, int pp) {
     g.world = world_comm->split(0, rank);
     g.tp = world_comm->split(g.topo.pp_rank(), g.topo.tp_rank());
     g.pp = world_comm->split(g.topo.tp_rank(), g.topo.pp_rank());
-    g.tp_data = g.tp->split(0, g.topo.tp_rank());
-    g.pp_data = g.pp->split(0, g.topo.pp_rank());
+    g.tp_data = make_mpi_data_channel(g.tp->split(0, g.topo.tp_rank()));
+    g.pp_data = make_mpi_data_channel(g.pp->split(0, g.topo.pp_rank()));
   }
   return g;
 }
