@@ -7,7 +7,6 @@ target_link_libraries(autodist_mpi_tests PRIVATE autodist_core doctest::doctest)
 # Built by the usual `cmake --build ... --target autodist autodist_tests`.
 add_dependencies(autodist_tests autodist_mpi_tests)
 
-set(MPIRUN ${MPIEXEC_EXECUTABLE} --oversubscribe)
 
 # One rank without mpirun (a singleton world) must work too.
 add_test(NAME mpi_communicator_singleton COMMAND $<TARGET_FILE:autodist_mpi_tests>)

@@ -40,7 +40,6 @@ set_tests_properties(microbatch_tp2pp2_mb2_sampled PROPERTIES TIMEOUT 300
   ENVIRONMENT "${MPIRUN_ENV};LAUNCH=mpirun -np 4;PAR=--tp 2 --pp 2 --micro-batches 2")
 
 # Failure behaviour: every rank exits non-zero within 10 s, the message names the rank; no hang.
-set(MPIRUN mpirun --oversubscribe)
 set(Q3 ${TEST_DATA}/models/qwen3-tiny)
 function(expect_mpi_fail name regex)
   add_test(NAME ${name} COMMAND ${EXPECT_FAIL} "${regex}" timeout 10 ${ARGN})
