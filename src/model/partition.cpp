@@ -152,8 +152,8 @@ std::vector<StageRange> make_partition(const ModelConfig& c, int pp, const std::
     auto ranges = from_counts(c, counts);
     for (int s = 0; s < pp; ++s)
       AD_CHECK(stage_bytes(c, ranges[s], dtype) <= gb[s],
-               "partition memory:{}: stage {} needs {:.2f} GB of weights in {} but its budget is {} GB", arg, s,
-               stage_bytes(c, ranges[s], dtype) / 1073741824.0, dtype_name(dtype), items[s]);
+               "partition memory:{}: stage {} needs {:.3f} MB of weights in {} but its budget is {} GB ({:.3f} MB)", arg,
+               s, stage_bytes(c, ranges[s], dtype) / 1048576.0, dtype_name(dtype), items[s], gb[s] / 1048576.0);
   } else if (kind == "layers") {
     auto items = split_list(arg);
     AD_CHECK(static_cast<int>(items.size()) == pp, "partition layers:{} lists {} stages but the pipeline has {}", arg,

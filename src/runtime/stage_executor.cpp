@@ -47,13 +47,13 @@ void StageExecutor::run(const StepPlan& plan, StepOutput out, const SamplingOpti
   const int64_t T = plan.rows(), R = plan.outputs();
   AD_CHECK(!act_.empty() && T <= rows_cap_ && R <= out_cap_,
            "StageExecutor: a step of {} rows and {} outputs, prepared for {} and {}", T, R, rows_cap_, out_cap_);
+  be_.begin_step(plan);
   if (pending_[b]) {  // this buffer's previous activations may still be on their way to the next stage
     const int64_t m0 = tl_.mark();
     pending_[b]->wait();
     pending_[b].reset();
     tl_.count(Counter::PpComm, m0, tl_.mark());
   }
-  be_.begin_step(plan);
   Tensor x = act_[b].t().rows(0, T);
   if (role_.first) {
     stage_.embed(x, dt_.slot.t());

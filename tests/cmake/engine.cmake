@@ -1,8 +1,8 @@
 # Single-rank engine against the HF reference fixtures, and bad input to the CLI.
 set(LLAMA_FAMILY qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
 foreach(m ${LLAMA_FAMILY})
-  add_test(NAME verify_${m} COMMAND ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/${m})
-  set_tests_properties(verify_${m} PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION "[0-9]+ prompts, 0 failed")
+  add_test(NAME verify_${m} COMMAND ${EXPECT_OK} "[0-9]+ prompts, 0 failed" ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/${m})
+  set_tests_properties(verify_${m} PROPERTIES TIMEOUT 120)
 endforeach()
 
 add_test(NAME generate_batch_matches_single COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/batch_vs_single.sh ${AUTODIST_BIN}
@@ -44,18 +44,29 @@ set_tests_properties(generate_text_chat PROPERTIES TIMEOUT 120)
 
 # Every command's --help prints its usage and exits 0, even without the required options.
 foreach(cmd generate verify bench inspect synth tokenize comm-bench sweep cache)
-  add_test(NAME help_${cmd} COMMAND ${AUTODIST_BIN} ${cmd} --help)
-  set_tests_properties(help_${cmd} PROPERTIES PASS_REGULAR_EXPRESSION "autodist ${cmd}[: ]" TIMEOUT 30)
+  add_test(NAME help_${cmd} COMMAND ${EXPECT_OK} "autodist ${cmd}[: ]" ${AUTODIST_BIN} ${cmd} --help)
+  set_tests_properties(help_${cmd} PROPERTIES TIMEOUT 30)
 endforeach()
 
 # Half-precision weights on the cpu backend (math in f32): every fixture within rtol 3e-2 per row.
 foreach(m qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
-  add_test(NAME verify_bf16_${m} COMMAND ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/${m} --dtype bf16)
-  set_tests_properties(verify_bf16_${m} PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION "prompts, 0 failed \\(rtol")
+  add_test(NAME verify_bf16_${m} COMMAND ${EXPECT_OK} "prompts, 0 failed \\(rtol" ${AUTODIST_BIN} verify
+           --model ${TEST_DATA}/models/${m} --dtype bf16)
+  set_tests_properties(verify_bf16_${m} PROPERTIES TIMEOUT 120)
 endforeach()
-add_test(NAME verify_f16_llama-tiny COMMAND ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/llama-tiny --dtype f16)
-set_tests_properties(verify_f16_llama-tiny PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION "prompts, 0 failed \\(rtol")
-add_test(NAME verify_bf16_qwen3-tiny_tp2_pp2 COMMAND ${MPIRUN} -np 4 ${AUTODIST_BIN} verify
-         --model ${TEST_DATA}/models/qwen3-tiny --dtype bf16 --tp 2 --pp 2)
-set_tests_properties(verify_bf16_qwen3-tiny_tp2_pp2 PROPERTIES TIMEOUT 120 ENVIRONMENT "${MPIRUN_ENV}"
-                     PASS_REGULAR_EXPRESSION "prompts, 0 failed \\(rtol")
+add_test(NAME verify_f16_llama-tiny COMMAND ${EXPECT_OK} "prompts, 0 failed \\(rtol" ${AUTODIST_BIN} verify
+         --model ${TEST_DATA}/models/llama-tiny --dtype f16)
+set_tests_properties(verify_f16_llama-tiny PROPERTIES TIMEOUT 120)
+add_test(NAME verify_bf16_qwen3-tiny_tp2_pp2 COMMAND ${EXPECT_OK} "prompts, 0 failed \\(rtol" ${MPIRUN} -np 4
+         ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/qwen3-tiny --dtype bf16 --tp 2 --pp 2)
+set_tests_properties(verify_bf16_qwen3-tiny_tp2_pp2 PROPERTIES TIMEOUT 120 ENVIRONMENT "${MPIRUN_ENV}")
+
+# inspect shows the split generate uses, sized in the run's dtype: a memory budget that bf16 weights fit and f32
+# weights do not (llama-tiny: 0.69 MB per stage in f32).
+set(PMATCH ${CMAKE_CURRENT_SOURCE_DIR}/scripts/partition_match.sh ${AUTODIST_BIN} ${TEST_DATA}/models/llama-tiny)
+add_test(NAME partition_inspect_matches_generate_bf16 COMMAND ${PMATCH} 2 --partition memory:0.0004,0.0008 --dtype bf16)
+add_test(NAME partition_inspect_matches_generate_f32 COMMAND ${EXPECT_OK} "generate .exit 1.: .*stage 0 needs 0.454 MB of weights in f32"
+         ${PMATCH} 2 --partition memory:0.0004,0.0008 --dtype f32)
+add_test(NAME partition_inspect_matches_generate_equal_params COMMAND ${PMATCH} 3 --partition equal-params)
+set_tests_properties(partition_inspect_matches_generate_bf16 partition_inspect_matches_generate_f32
+                     partition_inspect_matches_generate_equal_params PROPERTIES TIMEOUT 120 ENVIRONMENT "${MPIRUN_ENV}")

@@ -2,6 +2,9 @@
 // n ranks; x_r[i] = r + i % 5, so sum = n(n-1)/2 + n (i % 5), max = n-1 + i % 5, min = i % 5.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "core/error.h"
 #include "dist/mpi_env.h"
 #include "mpi_test_util.h"
@@ -147,9 +150,14 @@ TEST_CASE("gather to every root, scatter from every root") {
       }
 }
 
-TEST_CASE("barrier completes on every rank") {
+TEST_CASE("barrier: no rank leaves it before the last one arrives") {
   for (int i = 0; i < 10; ++i) world().barrier();
-  CHECK(true);
+  // rank 0 arrives 100 ms late: every rank, rank 0 included, spends at least that long from here to the exit
+  const auto t0 = std::chrono::steady_clock::now();
+  if (world().rank() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  world().barrier();
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(ms >= 90.0);
 }
 
 TEST_CASE("messages above the MPI count limit are chunked (limit lowered to 1000 for the test)") {
