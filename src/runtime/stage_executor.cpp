@@ -92,6 +92,7 @@ const int32_t* StageExecutor::tokens(int b) {
 }
 
 void StageExecutor::send_tokens(int b, int64_t n) {
+  if (role_.last_stage == 0) return;  // no other stage
   const int32_t* t = host_tok_[static_cast<size_t>(b)].as<int32_t>();
   const int64_t m0 = tl_.mark();
   for (int s = 0; s < role_.last_stage; ++s)
