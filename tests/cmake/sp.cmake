@@ -48,3 +48,13 @@ add_test(NAME sp_fail_rank_mid_prefill COMMAND ${EXPECT_FAIL} "\\[1/3\\] error: 
          timeout 10 mpirun -np 3 -x AUTODIST_FAULT=1:2 ${AUTODIST_BIN} generate --model ${Q3} --prompts-file
          ${CMAKE_CURRENT_SOURCE_DIR}/data/prompts/ids_100.txt --pp 3 --sp-chunk-size 16 --kv-sync pairwise)
 set_tests_properties(sp_fail_rank_mid_prefill PROPERTIES TIMEOUT 30 ENVIRONMENT "${MPIRUN_ENV}")
+
+# Against the HF fixtures themselves (the runs above compare with the single rank): teacher-forced logits within
+# 1e-3 and free-running greedy generation on the reference's argmax path, for each sync.
+foreach(m qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
+  foreach(s pairwise ring none)
+    add_test(NAME sp_hf_${m}_n2_c16_${s} COMMAND ${EXPECT_OK} "prompts, 0 failed" timeout 120 ${MPIRUN} -np 2
+             ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/${m} --pp 2 --sp-chunk-size 16 --kv-sync ${s})
+    set_tests_properties(sp_hf_${m}_n2_c16_${s} PROPERTIES TIMEOUT 300 ENVIRONMENT "${MPIRUN_ENV}")
+  endforeach()
+endforeach()
