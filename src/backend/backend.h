@@ -11,6 +11,7 @@
 
 #include "backend/sampling.h"
 #include "backend/step_plan.h"
+#include "core/activation.h"
 #include "core/tensor.h"
 
 namespace autodist {
@@ -101,6 +102,15 @@ class Backend {
   virtual void gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor y) = 0;
   // y[M,C] = x[M,C] / rms(x) * w[C]  (rows of any count; also per-head q/k norm with C = hd)
   virtual void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor y) = 0;
+  // y[M,C] = (x - mean) / sqrt(var + eps) * w[C] + b[C] per row (var over C, biased; b may be null: no bias)
+  virtual void layernorm(const Tensor& x, const Tensor& w, const Tensor* b, float eps, Tensor y) = 0;
+  // y = act(x) elementwise (y may be x): silu, gelu_new (tanh form, as HF), exact gelu (erf), relu.
+  virtual void activation(const Tensor& x, Activation act, Tensor y) = 0;
+  // y[M,N] += bias[N] on every row (the bias of a row-parallel linear, after its all_reduce).
+  virtual void add_bias(Tensor y, const Tensor& bias) = 0;
+  // x[T,D] += table[pos_t + offset] for the plan's position of each row (learned absolute positions); table
+  // [P, D] f32, bf16 or f16 (widened exactly).
+  virtual void add_positions(Tensor x, const Tensor& table, int64_t offset) = 0;
   // x[T, H, hd] rotated in place (HF rotate_half layout) at the plan's positions; cos_sin[P, hd] holds
   // cos(p f_i) * a in columns [0, hd/2) and sin(p f_i) * a in [hd/2, hd) for positions p < P.
   virtual void rope(Tensor x, const Tensor& cos_sin) = 0;

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "io/model_config.h"
+#include "model/family.h"
 #include "io/safetensors.h"
 #include "model/partition.h"
 #include "model/tp_shard.h"

@@ -19,6 +19,7 @@
 #include "dist/comm_bench.h"
 #include "dist/mpi_env.h"
 #include "io/model_config.h"
+#include "model/family.h"
 
 namespace autodist::cli {
 namespace {

@@ -4,7 +4,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "io/synth.h"
+#include "model/synth.h"
 
 namespace autodist::cli {
 namespace {
@@ -14,7 +14,8 @@ int run(int argc, char** argv) {
   uint64_t seed = 1;
   po::options_description d("synth options");
   d.add_options()
-    ("preset", po::value(&preset), "tiny | qwen3-0.6b | qwen3-4b | qwen3-8b | qwen2.5-0.5b | qwen2.5-7b | llama-3.1-8b | mistral-7b")
+    ("preset", po::value(&preset), "tiny | qwen3-0.6b | qwen3-4b | qwen3-8b | qwen2.5-0.5b | qwen2.5-7b | llama-3.1-8b | "
+                                   "mistral-7b | gpt2 | gpt2-xl | opt-1.3b | opt-6.7b")
     ("config", po::value(&config), "shapes from this config.json instead of a preset")
     ("out", po::value(&out)->required(), "output directory")
     ("dtype", po::value(&dtype)->default_value("bf16"), "bf16 | f16 | f32")
@@ -22,11 +23,11 @@ int run(int argc, char** argv) {
   po::variables_map vm;
   if (!parse_args(argc, argv, d, vm, "usage: autodist synth (--preset NAME | --config config.json) --out DIR")) return 0;
   AD_CHECK(preset.empty() != config.empty(), "give exactly one of --preset or --config");
-  io::SynthSpec spec = preset.empty() ? io::spec_from_config(config) : io::find_preset(preset);
+  SynthPreset spec = preset.empty() ? preset_from_config(config) : find_preset(preset);
   Stopwatch sw;
-  size_t bytes = io::write_synthetic_checkpoint(spec, out, parse_dtype(dtype), seed);
+  SynthReport r = write_synthetic_checkpoint(spec, out, parse_dtype(dtype), seed);
   log::out(fmt::format("synth {}: {} layers, hidden {}, vocab {}, {} -> {} ({:.1f} MB in {:.1f} s)\n", spec.name,
-                       spec.layers, spec.hidden, spec.vocab, dtype, out, bytes / 1e6, sw.ms() / 1e3));
+                       r.layers, r.hidden, r.vocab, dtype, out, r.bytes / 1e6, sw.ms() / 1e3));
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "backend/backend.h"
 #include "dist/topology.h"
 #include "io/model_config.h"
+#include "model/family.h"
 #include "runtime/engine.h"
 
 namespace autodist::cli {

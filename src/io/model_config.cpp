@@ -24,10 +24,24 @@ const char* rope_type_name(RopeType t) {
   return "?";
 }
 
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::Silu: return "silu";
+    case Activation::GeluTanh: return "gelu_new";
+    case Activation::Gelu: return "gelu";
+    case Activation::Relu: return "relu";
+  }
+  return "?";
+}
+
 int64_t ModelConfig::layer_params() const {
   int64_t attn = hidden * (q_dim() + 2 * kv_dim()) + q_dim() * hidden;
-  int64_t mlp_p = (mlp == MlpKind::GatedSilu ? 3 : 2) * hidden * intermediate;
-  return attn + mlp_p + 2 * hidden;
+  if (qkv_bias) attn += q_dim() + 2 * kv_dim();
+  if (o_bias) attn += hidden;
+  int64_t mlp_p = (mlp == MlpKind::Gated ? 3 : 2) * hidden * intermediate;
+  if (mlp_bias) mlp_p += (mlp == MlpKind::Gated ? 2 : 1) * intermediate + hidden;
+  const int64_t norms = (norm_bias ? 4 : 2) * hidden + (qk_norm ? 2 * head_dim : 0);
+  return attn + mlp_p + norms;
 }
 
 void ModelConfig::validate() const {
@@ -38,17 +52,11 @@ void ModelConfig::validate() const {
            architecture, hidden, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab, max_position);
   AD_CHECK(n_heads % n_kv_heads == 0, "config: num_attention_heads {} is not a multiple of num_key_value_heads {}",
            n_heads, n_kv_heads);
-  AD_CHECK(head_dim % 2 == 0, "config: head_dim {} must be even for rotary embeddings", head_dim);
+  AD_CHECK(pos != PosKind::Rope || head_dim % 2 == 0, "config: head_dim {} must be even for rotary embeddings",
+           head_dim);
 }
 
-namespace {
-
-template <typename T>
-T get_or(const json& j, const char* key, T def) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return def;
-  return it->get<T>();
-}
+namespace config_json {
 
 void add_ids(const json& v, std::vector<int64_t>& out) {
   auto add = [&](int64_t id) {
@@ -97,105 +105,21 @@ RopeConfig parse_rope(const json& j, const std::string& path) {
   return r;
 }
 
-DType parse_config_dtype(const std::string& s) {
-  if (s == "float32") return DType::F32;
+DType parse_dtype_key(const json& j) {
+  std::string s = get_or<std::string>(j, "dtype", get_or<std::string>(j, "torch_dtype", "float32"));
   if (s == "bfloat16") return DType::BF16;
   if (s == "float16") return DType::F16;
   return DType::F32;
 }
 
-}  // namespace
-
-ModelConfig parse_model_config(const std::string& text, const std::string& path) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const std::exception& e) {
-    AD_FAIL("{}: not valid JSON ({})", path, e.what());
-  }
-  AD_CHECK(j.is_object(), "{}: expected a JSON object", path);
-  ModelConfig c;
-  try {
-    std::string arch;
-    if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty())
-      arch = j["architectures"][0].get<std::string>();
-    c.architecture = arch;
-    c.model_type = get_or<std::string>(j, "model_type", "");
-    bool llama_like = arch == "LlamaForCausalLM" || arch == "MistralForCausalLM" || arch == "Qwen2ForCausalLM" ||
-                      arch == "Qwen3ForCausalLM";
-    AD_CHECK(llama_like,
-             "{}: architecture '{}' is not supported (supported: LlamaForCausalLM, MistralForCausalLM, "
-             "Qwen2ForCausalLM, Qwen3ForCausalLM)",
-             path, arch.empty() ? "<none>" : arch);
-    c.hidden = j.at("hidden_size").get<int64_t>();
-    c.n_layers = j.at("num_hidden_layers").get<int64_t>();
-    c.n_heads = j.at("num_attention_heads").get<int64_t>();
-    c.n_kv_heads = get_or<int64_t>(j, "num_key_value_heads", c.n_heads);
-    c.head_dim = get_or<int64_t>(j, "head_dim", 0);
-    if (c.head_dim == 0) c.head_dim = c.n_heads > 0 ? c.hidden / c.n_heads : 0;
-    c.intermediate = j.at("intermediate_size").get<int64_t>();
-    c.vocab = j.at("vocab_size").get<int64_t>();
-    c.max_position = get_or<int64_t>(j, "max_position_embeddings", 2048);
-    c.norm_eps = get_or<double>(j, "rms_norm_eps", 1e-6);
-    c.tie_embeddings = get_or<bool>(j, "tie_word_embeddings", false);
-    std::string act = get_or<std::string>(j, "hidden_act", "silu");
-    AD_CHECK(act == "silu" || act == "swish", "{}: hidden_act '{}' is not supported for {} (expected silu)", path,
-             act, arch);
-    c.rope = parse_rope(j, path);
-    // Bias and q/k norm are implied by the family, as in transformers.
-    if (arch == "Qwen2ForCausalLM") c.qkv_bias = true;
-    if (arch == "Qwen3ForCausalLM") c.qk_norm = true;
-    if (get_or<bool>(j, "attention_bias", false)) c.qkv_bias = c.o_bias = true;
-    c.mlp_bias = get_or<bool>(j, "mlp_bias", false);
-    // Sliding window: Qwen2/3 gate it with use_sliding_window; Mistral has no flag.
-    int64_t sw = get_or<int64_t>(j, "sliding_window", 0);
-    bool use_sw = j.contains("use_sliding_window") ? get_or<bool>(j, "use_sliding_window", false) : true;
-    if (arch == "LlamaForCausalLM") use_sw = false;
-    c.sliding_window = (use_sw && sw > 0 && sw < c.max_position) ? sw : 0;
-    if (c.sliding_window > 0 && j.contains("layer_types") && j["layer_types"].is_array()) {
-      // transformers 5 lists each layer's attention kind; we support all-full or all-sliding.
-      size_t sliding = 0;
-      for (auto& t : j["layer_types"]) sliding += t.get<std::string>() == "sliding_attention";
-      AD_CHECK(sliding == 0 || sliding == j["layer_types"].size(),
-               "{}: mixed full/sliding attention layers are not supported", path);
-      if (sliding == 0) c.sliding_window = 0;
-    } else if (c.sliding_window > 0 && (arch == "Qwen2ForCausalLM" || arch == "Qwen3ForCausalLM")) {
-      // Qwen windows only layers >= max_window_layers; we support the uniform cases.
-      int64_t mwl = get_or<int64_t>(j, "max_window_layers", 0);
-      AD_CHECK(mwl == 0 || mwl >= c.n_layers, "{}: per-layer sliding windows (max_window_layers {}) are not supported",
-               path, mwl);
-      if (mwl >= c.n_layers) c.sliding_window = 0;
-    }
-    std::string dt = get_or<std::string>(j, "dtype", get_or<std::string>(j, "torch_dtype", "float32"));
-    c.dtype = parse_config_dtype(dt);
-    if (j.contains("eos_token_id")) add_ids(j["eos_token_id"], c.eos_ids);
-    c.bos_id = get_or<int64_t>(j, "bos_token_id", -1);
-  } catch (const nlohmann::json::exception& e) {
-    AD_FAIL("{}: missing or mistyped key ({})", path, e.what());
-  }
-  c.validate();
-  return c;
+Activation parse_activation(const std::string& a, const char* key, const std::string& path) {
+  if (a == "silu" || a == "swish") return Activation::Silu;
+  if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast") return Activation::GeluTanh;
+  if (a == "gelu") return Activation::Gelu;
+  if (a == "relu") return Activation::Relu;
+  AD_FAIL("{}: {} '{}' is not supported (supported: silu, gelu_new, gelu_pytorch_tanh, gelu, relu)", path, key, a);
 }
 
-ModelConfig load_model_config(const std::string& dir) {
-  AD_CHECK(fs::is_directory(dir), "model directory '{}' does not exist", dir);
-  fs::path p = fs::path(dir) / "config.json";
-  AD_CHECK(fs::exists(p), "{} is missing: a HuggingFace model directory needs its config.json", p.string());
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  ModelConfig c = parse_model_config(ss.str(), p.string());
-  fs::path g = fs::path(dir) / "generation_config.json";
-  if (fs::exists(g)) {
-    try {
-      std::ifstream gf(g);
-      json gj = json::parse(gf);
-      if (gj.contains("eos_token_id")) add_ids(gj["eos_token_id"], c.eos_ids);
-    } catch (const std::exception& e) {
-      AD_FAIL("{}: not valid JSON ({})", g.string(), e.what());
-    }
-  }
-  return c;
-}
+}  // namespace config_json
 
 }  // namespace autodist

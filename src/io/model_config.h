@@ -1,16 +1,20 @@
-// defines: ModelConfig (architecture differences as data), RopeConfig, load_model_config
+// defines: ModelConfig (architecture differences as data: the block recipe every family fills in), RopeConfig,
+//          the config.json helpers the family files share (model/family.h reads a config into a ModelConfig)
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "core/activation.h"
 #include "core/dtype.h"
 
 namespace autodist {
 
 enum class NormKind { RMSNorm, LayerNorm };
 enum class PosKind { Rope, Learned };
-enum class MlpKind { GatedSilu, Gelu, Relu };
+// Gated: act(gate) * up then down (Llama); Plain: act(fc) then down (GPT-2, OPT).
+enum class MlpKind { Gated, Plain };
 enum class RopeType { Default, Linear, Llama3, Yarn, Dynamic };
 
 struct RopeConfig {
@@ -30,6 +34,7 @@ struct RopeConfig {
 struct ModelConfig {
   std::string architecture;  // e.g. Qwen3ForCausalLM
   std::string model_type;    // e.g. qwen3
+  std::string family;        // the family file that read it: llama | gpt2 | opt
   int64_t hidden = 0;
   int64_t n_layers = 0;
   int64_t n_heads = 0;
@@ -39,14 +44,19 @@ struct ModelConfig {
   int64_t vocab = 0;
   int64_t max_position = 0;
   double norm_eps = 1e-6;
+  // The block recipe (pre-norm: x += attn(norm(x)); x += mlp(norm(x)); final norm before the head).
   NormKind norm = NormKind::RMSNorm;
+  bool norm_bias = false;  // LayerNorm with a bias
   PosKind pos = PosKind::Rope;
-  MlpKind mlp = MlpKind::GatedSilu;
+  int64_t pos_offset = 0;  // learned positions: row position + offset of the table (OPT: 2)
+  MlpKind mlp = MlpKind::Gated;
+  Activation act = Activation::Silu;
   RopeConfig rope;
   bool qkv_bias = false;
   bool o_bias = false;
-  bool mlp_bias = false;
+  bool mlp_bias = false;     // biases of the MLP's input linears (gate/up or fc) and of down
   bool qk_norm = false;
+  bool scale_attn = true;    // scores scaled by 1/sqrt(head_dim) (GPT-2 scale_attn_weights)
   bool tie_embeddings = false;
   int64_t sliding_window = 0;  // 0: full attention
   DType dtype = DType::F32;    // the checkpoint's declared dtype
@@ -55,16 +65,31 @@ struct ModelConfig {
 
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }
-  // Parameter counts, for partition policies and reports.
+  // Parameter counts, for reports (the partition sizes what the loader holds: model/partition.h).
   int64_t layer_params() const;
   int64_t embed_params() const { return vocab * hidden; }
   void validate() const;  // throws naming the key that is wrong
 };
 
-// Reads DIR/config.json (transformers 4 or 5 format) and DIR/generation_config.json if present.
-ModelConfig load_model_config(const std::string& dir);
-// Parses config.json text (path only for messages).
-ModelConfig parse_model_config(const std::string& json_text, const std::string& path);
 const char* rope_type_name(RopeType t);
+const char* activation_name(Activation a);
+
+namespace config_json {
+// The value of key, or def when it is absent or null.
+template <typename T>
+T get_or(const nlohmann::json& j, const char* key, T def) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return def;
+  return it->get<T>();
+}
+// Adds an id or a list of ids (eos_token_id) to out, once each.
+void add_ids(const nlohmann::json& v, std::vector<int64_t>& out);
+// rope_parameters (transformers 5) or rope_theta + rope_scaling (4).
+RopeConfig parse_rope(const nlohmann::json& j, const std::string& path);
+// The dtype (or torch_dtype) key: float32 | bfloat16 | float16 (else f32).
+DType parse_dtype_key(const nlohmann::json& j);
+// An activation name of config.json (hidden_act, activation_function); throws naming key and value.
+Activation parse_activation(const std::string& name, const char* key, const std::string& path);
+}  // namespace config_json
 
 }  // namespace autodist

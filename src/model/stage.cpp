@@ -28,10 +28,10 @@ void Stage::prepare(int64_t T, int64_t P, int64_t R) {
     v_ = Buffer(&be_, DType::F32, {T, hk, hd});
     att_ = Buffer(&be_, DType::F32, {T, hq * hd});
     o_ = Buffer(&be_, DType::F32, {T, D});
-    gu_ = Buffer(&be_, DType::F32, {T, 2 * tp_.inter});
+    gu_ = Buffer(&be_, DType::F32, {T, (c_.mlp == MlpKind::Gated ? 2 : 1) * tp_.inter});
     act_ = Buffer(&be_, DType::F32, {T, tp_.inter});
   }
-  if (P > ctx_cap_) {
+  if (P > ctx_cap_ && c_.pos == PosKind::Rope) {
     ctx_cap_ = P;
     cos_sin_ = Buffer(&be_, DType::F32, {P, hd});
     std::vector<float> cs = rope_cos_sin(rope_, P);
@@ -67,6 +67,21 @@ void Stage::embed(Tensor x, const Tensor& slot_tokens) {
   AD_CHECK(!w_.embed.empty(), "Stage: this stage holds no embedding");
   be_.embed(w_.embed.t(), tp_.vocab_start, slot_tokens, x);
   all_reduce(x);  // each row is non-zero on exactly one tp rank
+  if (!w_.positions.empty()) be_.add_positions(x, w_.positions.t(), c_.pos_offset);  // whole on every rank
+}
+
+void Stage::norm(const Tensor& x, const Buffer& w, const Buffer& b, Tensor y) {
+  const float eps = static_cast<float>(c_.norm_eps);
+  if (c_.norm == NormKind::RMSNorm)
+    be_.rmsnorm(x, w.t(), eps, y);
+  else
+    be_.layernorm(x, w.t(), b.empty() ? nullptr : &b.t(), eps, y);
+}
+
+// Row-parallel output: partial sums all-reduced over tp, then the bias (whole on every rank) added once.
+void Stage::reduce_out(Tensor o, const Buffer& bias) {
+  all_reduce(o);
+  if (!bias.empty()) be_.add_bias(o, bias.t());
 }
 
 void Stage::forward(Tensor x, KVCache& cache, int64_t l0, int64_t l1) {
@@ -76,31 +91,39 @@ void Stage::forward(Tensor x, KVCache& cache, int64_t l0, int64_t l1) {
   Tensor h = h_.t().rows(0, T), qkv = qkv_.t().rows(0, T), q = q_.t().rows(0, T), k = k_.t().rows(0, T),
          v = v_.t().rows(0, T), att = att_.t().rows(0, T), o = o_.t().rows(0, T), gu = gu_.t().rows(0, T),
          act = act_.t().rows(0, T);
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const float scale = c_.scale_attn ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))) : 1.0f;
   const float eps = static_cast<float>(c_.norm_eps);
   for (int64_t l = l0; l < l1; ++l) {
     LayerWeights& L = w_.layers[l];
     // attention block: column-parallel qkv, local heads, row-parallel o_proj + all_reduce
-    be_.rmsnorm(x, L.attn_norm.t(), eps, h);
+    norm(x, L.attn_norm, L.attn_norm_bias, h);
     be_.gemm(h, L.qkv.t(), L.qkv_bias.empty() ? nullptr : &L.qkv_bias.t(), qkv);
     be_.split_qkv(qkv, q, k, v);
     if (!L.q_norm.empty()) {
       be_.rmsnorm(q.reshape({T * hq, hd}), L.q_norm.t(), eps, q.reshape({T * hq, hd}));
       be_.rmsnorm(k.reshape({T * hk, hd}), L.k_norm.t(), eps, k.reshape({T * hk, hd}));
     }
-    be_.rope(q, cos_sin_.t());
-    be_.rope(k, cos_sin_.t());
+    if (c_.pos == PosKind::Rope) {
+      be_.rope(q, cos_sin_.t());
+      be_.rope(k, cos_sin_.t());
+    }
     be_.kv_append(k, v, cache.k[l].t(), cache.v[l].t());
     be_.attention(q, cache.k[l].t(), cache.v[l].t(), scale, c_.sliding_window, att.reshape({T, hq, hd}));
-    be_.gemm(att, L.o.t(), L.o_bias.empty() ? nullptr : &L.o_bias.t(), o);
-    all_reduce(o);
+    be_.gemm(att, L.o.t(), nullptr, o);
+    reduce_out(o, L.o_bias);
     be_.add(x, o);
-    // MLP block: column-parallel gate/up, row-parallel down + all_reduce
-    be_.rmsnorm(x, L.mlp_norm.t(), eps, h);
-    be_.gemm(h, L.gate_up.t(), nullptr, gu);
-    be_.silu_mul(gu, act);
+    // MLP block: column-parallel input (gate/up fused, or fc), row-parallel down + all_reduce
+    norm(x, L.mlp_norm, L.mlp_norm_bias, h);
+    const Tensor* in_bias = L.mlp_in_bias.empty() ? nullptr : &L.mlp_in_bias.t();
+    if (c_.mlp == MlpKind::Gated) {
+      be_.gemm(h, L.mlp_in.t(), in_bias, gu);
+      be_.silu_mul(gu, act);
+    } else {
+      be_.gemm(h, L.mlp_in.t(), in_bias, act);
+      be_.activation(act, c_.act, act);
+    }
     be_.gemm(act, L.down.t(), nullptr, o);
-    all_reduce(o);
+    reduce_out(o, L.down_bias);
     be_.add(x, o);
   }
 }
@@ -111,7 +134,7 @@ Tensor Stage::local_logits(const Tensor& x) {
   AD_CHECK(R <= out_cap_, "Stage: {} output rows but the head was prepared for {}", R, out_cap_);
   Tensor sel = sel_.t().rows(0, R), h = hn_.t().rows(0, R), out = local_.t().rows(0, R);
   be_.gather_rows(x, sel);
-  be_.rmsnorm(sel, w_.final_norm.t(), static_cast<float>(c_.norm_eps), h);
+  norm(sel, w_.final_norm, w_.final_norm_bias, h);
   const Buffer& head = c_.tie_embeddings ? w_.embed : w_.lm_head;
   be_.gemm(h, head.t(), nullptr, out);
   return out;

@@ -50,6 +50,8 @@ class Stage {
 
  private:
   void all_reduce(Tensor t);
+  void norm(const Tensor& x, const Buffer& w, const Buffer& b, Tensor y);  // the recipe's norm (bias if any)
+  void reduce_out(Tensor o, const Buffer& bias);
   void all_gather(const Tensor& send, Tensor recv);
   Tensor local_logits(const Tensor& x);  // [R, V_l]
 

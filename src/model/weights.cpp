@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "io/shard_cache.h"
+#include "model/family.h"
 
 namespace autodist {
 
@@ -18,75 +19,128 @@ size_t ShardTensor::nbytes() const {
   return n;
 }
 
+namespace {
+
+using Part = ShardTensor::Part;
+
+// Rows [r0, r0 + n) of the logical matrix m (column-parallel: this rank's output rows).
+Part rows_of(const MatrixSource& m, int64_t r0, int64_t n) {
+  if (m.conv1d) return {m.name, m.stored_shape(), io::Slice::cols(m.row0 + r0, n), true};
+  return {m.name, m.stored_shape(), io::Slice::rows(m.row0 + r0, n)};
+}
+
+// Columns [c0, c0 + n) of the logical matrix m, all of its rows (row-parallel: this rank's input columns).
+Part cols_of(const MatrixSource& m, int64_t c0, int64_t n) {
+  if (m.conv1d) return {m.name, m.stored_shape(), io::Slice::rows(c0, n), true};
+  return {m.name, m.stored_shape(), io::Slice::cols(c0, n)};
+}
+
+Part elems_of(const VectorSource& v, int64_t e0, int64_t n) {
+  return {v.name, {v.total}, io::Slice::rows(v.off + e0, n)};
+}
+
+}  // namespace
+
 std::vector<ShardTensor> shard_plan(const ModelConfig& c, const TpShard& tp, const StageRange& range, DType dtype) {
-  const int64_t D = c.hidden, hd = c.head_dim, V = c.vocab;
-  using Part = ShardTensor::Part;
+  const Family& fam = family_of(c);
+  const int64_t D = c.hidden, hd = c.head_dim;
   std::vector<ShardTensor> plan;
   auto add = [&](std::string name, std::vector<int64_t> shape, DType t, std::vector<Part> parts) {
     plan.push_back({std::move(name), std::move(shape), t, std::move(parts)});
   };
-  auto vec = [&](std::string name, const std::string& src, int64_t n) {
-    add(std::move(name), {n}, DType::F32, {{src, {n}, io::Slice::all()}});
+  auto whole = [&](std::string name, const VectorSource& v) {  // a vector, in f32, whole on every rank
+    if (!v.empty()) add(std::move(name), {v.total}, DType::F32, {elems_of(v, 0, v.total)});
   };
-  auto vocab = [&](std::string name, const std::string& src) {
+  auto vocab = [&](std::string name, const MatrixSource& m) {
     std::vector<Part> parts;
-    if (tp.vocab_valid > 0) parts.push_back({src, {V, D}, io::Slice::rows(tp.vocab_start, tp.vocab_valid)});
+    if (tp.vocab_valid > 0) parts.push_back(rows_of(m, tp.vocab_start, tp.vocab_valid));
     add(std::move(name), {tp.vocab_local, D}, dtype, std::move(parts));
   };
-  if (range.has_embed || (range.has_head && c.tie_embeddings)) vocab("embed", "model.embed_tokens.weight");
-  const int64_t q_rows = tp.q_heads * hd, kv_rows = tp.kv_heads * hd;
-  auto qs = io::Slice::rows(tp.q_head_start * hd, q_rows);
-  auto ks = io::Slice::rows(tp.kv_head_start * hd, kv_rows);
-  auto is = io::Slice::rows(tp.inter_start, tp.inter);
+  const ModelSources ms = fam.model_sources(c);
+  if (range.has_embed || (range.has_head && c.tie_embeddings)) vocab("embed", ms.embed);
+  if (range.has_embed && !ms.positions.empty())
+    add("positions", {ms.positions.rows_total, D}, dtype, {rows_of(ms.positions, 0, ms.positions.rows_total)});
+  const int64_t q_rows = tp.q_heads * hd, kv_rows = tp.kv_heads * hd, q0 = tp.q_head_start * hd,
+                kv0 = tp.kv_head_start * hd, I = tp.inter, i0 = tp.inter_start;
   for (int64_t l = range.first; l < range.last; ++l) {
-    const std::string p = fmt::format("model.layers.{}.", l), n = fmt::format("layers.{}.", l);
-    vec(n + "attn_norm", p + "input_layernorm.weight", D);
+    const LayerSources s = fam.layer_sources(c, l);
+    const std::string n = fmt::format("layers.{}.", l);
+    whole(n + "attn_norm", s.attn_norm);
+    whole(n + "attn_norm_bias", s.attn_norm_bias);
     add(n + "qkv", {q_rows + 2 * kv_rows, D}, dtype,
-        {{p + "self_attn.q_proj.weight", {c.q_dim(), D}, qs},
-         {p + "self_attn.k_proj.weight", {c.kv_dim(), D}, ks},
-         {p + "self_attn.v_proj.weight", {c.kv_dim(), D}, ks}});
-    if (c.qkv_bias)
+        {rows_of(s.q, q0, q_rows), rows_of(s.k, kv0, kv_rows), rows_of(s.v, kv0, kv_rows)});
+    if (!s.q_bias.empty())
       add(n + "qkv_bias", {q_rows + 2 * kv_rows}, DType::F32,
-          {{p + "self_attn.q_proj.bias", {c.q_dim()}, qs},
-           {p + "self_attn.k_proj.bias", {c.kv_dim()}, ks},
-           {p + "self_attn.v_proj.bias", {c.kv_dim()}, ks}});
-    if (c.qk_norm) {
-      vec(n + "q_norm", p + "self_attn.q_norm.weight", hd);
-      vec(n + "k_norm", p + "self_attn.k_norm.weight", hd);
+          {elems_of(s.q_bias, q0, q_rows), elems_of(s.k_bias, kv0, kv_rows), elems_of(s.v_bias, kv0, kv_rows)});
+    if (!s.q_norm.empty()) {
+      add(n + "q_norm", {hd}, DType::F32, {elems_of(s.q_norm, 0, hd)});
+      add(n + "k_norm", {hd}, DType::F32, {elems_of(s.k_norm, 0, hd)});
     }
-    add(n + "o", {D, q_rows}, dtype,
-        {{p + "self_attn.o_proj.weight", {D, c.q_dim()}, io::Slice::cols(tp.q_head_start * hd, q_rows)}});
-    if (c.o_bias && tp.rank == 0) vec(n + "o_bias", p + "self_attn.o_proj.bias", D);
-    vec(n + "mlp_norm", p + "post_attention_layernorm.weight", D);
-    add(n + "gate_up", {2 * tp.inter, D}, dtype,
-        {{p + "mlp.gate_proj.weight", {c.intermediate, D}, is}, {p + "mlp.up_proj.weight", {c.intermediate, D}, is}});
-    add(n + "down", {D, tp.inter}, dtype,
-        {{p + "mlp.down_proj.weight", {D, c.intermediate}, io::Slice::cols(tp.inter_start, tp.inter)}});
+    add(n + "o", {D, q_rows}, dtype, {cols_of(s.o, q0, q_rows)});
+    whole(n + "o_bias", s.o_bias);
+    whole(n + "mlp_norm", s.mlp_norm);
+    whole(n + "mlp_norm_bias", s.mlp_norm_bias);
+    const bool gated = !s.gate.empty();
+    if (gated)
+      add(n + "mlp_in", {2 * I, D}, dtype, {rows_of(s.gate, i0, I), rows_of(s.up, i0, I)});
+    else
+      add(n + "mlp_in", {I, D}, dtype, {rows_of(s.up, i0, I)});
+    if (!s.up_bias.empty()) {
+      std::vector<Part> bias;
+      if (gated) bias.push_back(elems_of(s.gate_bias, i0, I));
+      bias.push_back(elems_of(s.up_bias, i0, I));
+      add(n + "mlp_in_bias", {(gated ? 2 : 1) * I}, DType::F32, std::move(bias));
+    }
+    add(n + "down", {D, I}, dtype, {cols_of(s.down, i0, I)});
+    whole(n + "down_bias", s.down_bias);
   }
   if (range.has_head) {
-    vec("final_norm", "model.norm.weight", D);
-    if (!c.tie_embeddings) vocab("lm_head", "lm_head.weight");
+    whole("final_norm", ms.final_norm);
+    whole("final_norm_bias", ms.final_norm_bias);
+    if (!c.tie_embeddings) vocab("lm_head", ms.lm_head);
   }
   return plan;
 }
 
 namespace {
 
+// The checkpoint's name for a source: as given, or without the family's optional prefix (GPT-2 saved from
+// GPT2Model has "h.0.ln_1.weight" for "transformer.h.0.ln_1.weight").
+std::string resolve(const io::Checkpoint& ck, const std::string& name, const char* prefix) {
+  const std::string p = prefix ? prefix : "";
+  if (ck.has(name) || p.empty() || name.rfind(p, 0) != 0) return name;
+  std::string bare = name.substr(p.size());
+  return ck.has(bare) ? bare : name;
+}
+
 // Builds a shard tensor from checkpoint slices into `dst` (t.nbytes() bytes), checking every source's
-// shape against the config; `f32` is scratch.
-void fill_from_checkpoint(const io::Checkpoint& ck, const ShardTensor& t, void* dst, std::vector<float>& f32) {
+// shape against the config; `f32` and `tmp` are scratch.
+void fill_from_checkpoint(const io::Checkpoint& ck, const ShardTensor& t, const char* prefix, void* dst,
+                          std::vector<float>& f32, std::vector<float>& tmp) {
   const int64_t cols = t.shape.size() == 2 ? t.shape[1] : 1;
   int64_t numel = 1;
   for (auto d : t.shape) numel *= d;
   f32.assign(static_cast<size_t>(numel), 0.0f);
   int64_t row = 0;
   for (auto& part : t.parts) {
-    auto& info = ck.info(part.src);
-    AD_CHECK(info.shape == part.src_shape, "weight '{}' in '{}' has shape {}, but the config implies [{}]", part.src,
+    const std::string src = resolve(ck, part.src, prefix);
+    auto& info = ck.info(src);
+    AD_CHECK(info.shape == part.src_shape, "weight '{}' in '{}' has shape {}, but the config implies [{}]", src,
              ck.dir(), info.shape_str(), fmt::join(part.src_shape, ", "));
-    auto sh = ck.slice_shape(part.src, part.slice);
-    ck.read_f32(part.src, part.slice, f32.data() + row * cols);
-    row += sh[0];  // rows of a matrix, elements of a vector (cols == 1)
+    auto sh = ck.slice_shape(src, part.slice);
+    if (!part.transpose) {
+      ck.read_f32(src, part.slice, f32.data() + row * cols);
+      row += sh[0];  // rows of a matrix, elements of a vector (cols == 1)
+      continue;
+    }
+    // slice [a, b] of a [in, out] tensor: the logical rows are its b columns, each of a = cols values
+    AD_CHECK(sh.size() == 2 && sh[0] == cols, "weight '{}': a transposed slice of shape [{}] does not fit rows of {}",
+             src, fmt::join(sh, ", "), cols);
+    tmp.resize(static_cast<size_t>(sh[0] * sh[1]));
+    ck.read_f32(src, part.slice, tmp.data());
+    for (int64_t r = 0; r < sh[1]; ++r)
+      for (int64_t k = 0; k < sh[0]; ++k) f32[(row + r) * cols + k] = tmp[k * sh[1] + r];
+    row += sh[1];
   }
   convert_from_f32(f32.data(), t.dtype, dst, static_cast<size_t>(numel));
 }
@@ -100,10 +154,12 @@ StageWeights assemble(std::map<std::string, Buffer>& bufs, const StageRange& ran
   StageWeights w;
   for (auto& [n, b] : bufs) w.bytes += b.t().nbytes();
   w.embed = take("embed");
+  w.positions = take("positions");
   for (int64_t l = range.first; l < range.last; ++l) {
     std::string p = fmt::format("layers.{}.", l);
     LayerWeights lw;
     lw.attn_norm = take(p + "attn_norm");
+    lw.attn_norm_bias = take(p + "attn_norm_bias");
     lw.qkv = take(p + "qkv");
     lw.qkv_bias = take(p + "qkv_bias");
     lw.q_norm = take(p + "q_norm");
@@ -111,11 +167,15 @@ StageWeights assemble(std::map<std::string, Buffer>& bufs, const StageRange& ran
     lw.o = take(p + "o");
     lw.o_bias = take(p + "o_bias");
     lw.mlp_norm = take(p + "mlp_norm");
-    lw.gate_up = take(p + "gate_up");
+    lw.mlp_norm_bias = take(p + "mlp_norm_bias");
+    lw.mlp_in = take(p + "mlp_in");
+    lw.mlp_in_bias = take(p + "mlp_in_bias");
     lw.down = take(p + "down");
+    lw.down_bias = take(p + "down_bias");
     w.layers.push_back(std::move(lw));
   }
   w.final_norm = take("final_norm");
+  w.final_norm_bias = take("final_norm_bias");
   w.lm_head = take("lm_head");
   return w;
 }
@@ -201,11 +261,12 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
       log::warn("shard cache not written (the run goes on without it): {}", e.what());
     }
   }
-  std::vector<float> f32;
+  std::vector<float> f32, tmp;
   std::vector<uint8_t> host;
+  const char* prefix = family_of(c).optional_prefix;
   for (auto& t : plan) {
     host.resize(t.nbytes());
-    fill_from_checkpoint(ck, t, host.data(), f32);
+    fill_from_checkpoint(ck, t, prefix, host.data(), f32, tmp);
     Buffer b(&be, t.dtype, to_shape(t.shape));
     be.to_device(b.t(), host.data());
     bufs.emplace(t.name, std::move(b));

@@ -11,23 +11,27 @@
 
 namespace autodist {
 
+// One layer of this rank, as the block recipe uses it (model/family.h). Biases of column-parallel linears are split
+// with them; those of row-parallel linears (o, down) are whole on every rank and added after the all_reduce.
 struct LayerWeights {
-  Buffer attn_norm;   // [D]
-  Buffer qkv;         // [(Hq_l + 2 Hk_l) hd, D]  q, k, v rows of this rank, fused
-  Buffer qkv_bias;    // [(Hq_l + 2 Hk_l) hd] or empty
-  Buffer q_norm;      // [hd] or empty (Qwen3)
-  Buffer k_norm;      // [hd] or empty
-  Buffer o;           // [D, Hq_l hd]  row-parallel: input columns of this rank
-  Buffer o_bias;      // [D] or empty (added on tp rank 0 only)
-  Buffer mlp_norm;    // [D]
-  Buffer gate_up;     // [2 I_l, D]  gate rows then up rows, fused
-  Buffer down;        // [D, I_l]
+  Buffer attn_norm, attn_norm_bias;  // [D]; bias: LayerNorm families
+  Buffer qkv;                        // [(Hq_l + 2 Hk_l) hd, D]  q, k, v rows of this rank, fused
+  Buffer qkv_bias;                   // [(Hq_l + 2 Hk_l) hd] or empty
+  Buffer q_norm, k_norm;             // [hd] or empty (Qwen3)
+  Buffer o;                          // [D, Hq_l hd]  row-parallel: input columns of this rank
+  Buffer o_bias;                     // [D] or empty
+  Buffer mlp_norm, mlp_norm_bias;    // [D]
+  Buffer mlp_in;                     // gated: [2 I_l, D] gate rows then up rows; plain: [I_l, D] (fc)
+  Buffer mlp_in_bias;                // [2 I_l] or [I_l], or empty
+  Buffer down;                       // [D, I_l]
+  Buffer down_bias;                  // [D] or empty
 };
 
 struct StageWeights {
   Buffer embed;       // [V_l, D] vocab-parallel rows (first stage, or last when tied)
+  Buffer positions;   // [max_position + offset, D] learned positions, whole on every tp rank (first stage)
   std::vector<LayerWeights> layers;  // layers [first, last)
-  Buffer final_norm;  // [D] (last stage)
+  Buffer final_norm, final_norm_bias;  // [D] (last stage)
   Buffer lm_head;     // [V_l, D] (last stage; the embedding rows when tied)
   size_t bytes = 0;   // held by this rank
 };
@@ -38,12 +42,14 @@ struct StageRange {
 };
 
 // One tensor a rank holds: its name in the shard ("layers.3.qkv"), shape, storage dtype, and the
-// checkpoint slices whose rows it concatenates (rows past them are zero: vocab padding).
+// checkpoint slices whose rows it concatenates (rows past them are zero: vocab padding). A transposed part (GPT-2's
+// Conv1D weights, stored [in, out]) is read as its slice, then transposed into the rows it fills.
 struct ShardTensor {
   struct Part {
     std::string src;
     std::vector<int64_t> src_shape;  // what the config implies for the whole checkpoint tensor
     io::Slice slice;
+    bool transpose = false;
   };
   std::string name;
   std::vector<int64_t> shape;

@@ -76,6 +76,19 @@ class RecordingBackend final : public Backend {
     log_.add(fmt::format("rmsnorm {} {} {} {}", arg(x), arg(w), eps, arg(y)));
     in_->rmsnorm(x, w, eps, y);
   }
+  void layernorm(const Tensor& x, const Tensor& w, const Tensor* b, float eps, Tensor y) override {
+    log_.add(fmt::format("layernorm {} {} {} {} {}", arg(x), arg(w), arg(b), eps, arg(y)));
+    in_->layernorm(x, w, b, eps, y);
+  }
+  void activation(const Tensor& x, Activation a, Tensor y) override {
+    log_.add(fmt::format("activation {} {} {}", arg(x), static_cast<int>(a), arg(y)));
+    in_->activation(x, a, y);
+  }
+  void add_bias(Tensor y, const Tensor& b) override { rec("add_bias", y, b), in_->add_bias(y, b); }
+  void add_positions(Tensor x, const Tensor& t, int64_t off) override {
+    log_.add(fmt::format("add_positions {} {} {}", arg(x), arg(t), off));
+    in_->add_positions(x, t, off);
+  }
   void rope(Tensor x, const Tensor& cs) override { rec("rope", x, cs), in_->rope(x, cs); }
   void silu_mul(const Tensor& gu, Tensor o) override { rec("silu_mul", gu, o), in_->silu_mul(gu, o); }
   void split_qkv(const Tensor& a, Tensor q, Tensor k, Tensor v) override {

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "dist/mpi_env.h"
 #include "io/model_config.h"
+#include "model/family.h"
 #include "recording.h"
 #include "runtime/engine.h"
 #include "runtime/layout.h"

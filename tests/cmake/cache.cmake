@@ -1,7 +1,7 @@
 # Shard cache (issue 9): cached runs give bit-identical logits and read no checkpoint bytes; corrupt
 # files are rebuilt; concurrent first runs; fingerprints; unwritable dirs; the cache command.
 set(CACHE_CHECK ${CMAKE_CURRENT_SOURCE_DIR}/scripts/cache_check.sh)
-foreach(m qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
+foreach(m ${FIXTURES})
   foreach(cfg "1 1" "2 1" "1 2" "2 2")
     separate_arguments(tp_pp UNIX_COMMAND "${cfg}")
     list(GET tp_pp 0 tp)

@@ -1,6 +1,5 @@
 # Single-rank engine against the HF reference fixtures, and bad input to the CLI.
-set(LLAMA_FAMILY qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
-foreach(m ${LLAMA_FAMILY})
+foreach(m ${FIXTURES})
   add_test(NAME verify_${m} COMMAND ${EXPECT_OK} "[0-9]+ prompts, 0 failed" ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/${m})
   set_tests_properties(verify_${m} PROPERTIES TIMEOUT 120)
 endforeach()
@@ -27,6 +26,8 @@ expect_fail(bad_missing_weight "weight 'model.layers.1.mlp.up_proj.weight' is mi
 expect_fail(bad_misshaped_weight "'model.layers.0.self_attn.q_proj.weight' .*has shape \\[32, 64\\], but the config implies \\[64, 64\\]"
             ${GEN} ${BAD}/misshaped_weight)
 expect_fail(bad_no_weights "no model.safetensors" ${GEN} ${BAD}/no_weights)
+expect_fail(bad_llama_mlp_bias_needs_its_tensors "weight 'model.layers.0.mlp.gate_proj.bias' is missing" ${GEN} ${BAD}/mlp_bias)
+expect_fail(bad_llama_gelu "hidden_act 'gelu' is not supported for LlamaForCausalLM" ${GEN} ${BAD}/gelu_act)
 expect_fail(bad_prompt_id "token id 5000 is out of range" ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1,5000)
 expect_fail(bad_prompt_text "'x7' is not a token id" ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1,x7)
 expect_fail(bad_prompt_too_long "longer than the model's context of 1024" ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny
@@ -49,7 +50,7 @@ foreach(cmd generate verify bench inspect synth tokenize comm-bench sweep cache)
 endforeach()
 
 # Half-precision weights on the cpu backend (math in f32): every fixture within rtol 3e-2 per row.
-foreach(m qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
+foreach(m ${FIXTURES})
   add_test(NAME verify_bf16_${m} COMMAND ${EXPECT_OK} "prompts, 0 failed \\(rtol" ${AUTODIST_BIN} verify
            --model ${TEST_DATA}/models/${m} --dtype bf16)
   set_tests_properties(verify_bf16_${m} PROPERTIES TIMEOUT 120)
@@ -70,3 +71,14 @@ add_test(NAME partition_inspect_matches_generate_f32 COMMAND ${EXPECT_OK} "gener
 add_test(NAME partition_inspect_matches_generate_equal_params COMMAND ${PMATCH} 3 --partition equal-params)
 set_tests_properties(partition_inspect_matches_generate_bf16 partition_inspect_matches_generate_f32
                      partition_inspect_matches_generate_equal_params PROPERTIES TIMEOUT 120 ENVIRONMENT "${MPIRUN_ENV}")
+
+# GPT-2 and OPT with shapes no fixture has (6 heads: tp 3), and a Llama with every bias: the same tokens at tp / pp
+# as on one rank, greedy and sampled.
+set(TPMATCH ${CMAKE_CURRENT_SOURCE_DIR}/scripts/tp_tokens_match.sh ${AUTODIST_BIN})
+set(CFGS ${CMAKE_CURRENT_SOURCE_DIR}/data/configs)
+add_test(NAME family_gpt2_6heads_tp3 COMMAND ${TPMATCH} ${CFGS}/gpt2-6heads.config.json 3)
+add_test(NAME family_opt_6heads_tp3 COMMAND ${TPMATCH} ${CFGS}/opt-6heads.config.json 3)
+add_test(NAME family_gpt2_6heads_tp2_pp2 COMMAND ${TPMATCH} ${CFGS}/gpt2-6heads.config.json 2 2)
+add_test(NAME family_llama_biases_tp2_pp2 COMMAND ${TPMATCH} ${CFGS}/llama-biases.config.json 2 2)
+set_tests_properties(family_gpt2_6heads_tp3 family_opt_6heads_tp3 family_gpt2_6heads_tp2_pp2
+                     family_llama_biases_tp2_pp2 PROPERTIES TIMEOUT 300 ENVIRONMENT "${MPIRUN_ENV}" PROCESSORS 2)

@@ -3,7 +3,7 @@
 set(PAR_DIR ${CMAKE_CURRENT_BINARY_DIR}/parallel)
 file(MAKE_DIRECTORY ${PAR_DIR})
 set(PAR_CONFIGS "2 1" "4 1" "1 2" "1 3" "2 2" "1 4")
-foreach(m qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
+foreach(m ${FIXTURES})
   add_test(NAME single_dump_${m} COMMAND ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/${m}
            --dump-logits ${PAR_DIR}/${m}.single.safetensors)
   set_tests_properties(single_dump_${m} PROPERTIES FIXTURES_SETUP single_${m} TIMEOUT 120)
@@ -12,7 +12,7 @@ foreach(m qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
     list(GET tp_pp 0 tp)
     list(GET tp_pp 1 pp)
     # 3-layer models cannot take 4 stages (each stage needs a layer)
-    if((m STREQUAL "qwen2-tiny" OR m STREQUAL "mistral-tiny") AND pp EQUAL 4)
+    if(m IN_LIST FIXTURES_3_LAYERS AND pp EQUAL 4)
       continue()
     endif()
     add_test(NAME parallel_${m}_tp${tp}_pp${pp} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/verify_parallel.sh

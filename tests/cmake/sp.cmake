@@ -3,9 +3,9 @@
 # against a one-rank prefill (--check-kv). Prompts of the fixtures run 1..300 tokens, so chunks of
 # 16, 100 and 128 cover prompts shorter than one chunk, exact multiples and ragged last chunks.
 set(SP_DIR ${CMAKE_CURRENT_BINARY_DIR}/parallel)
-foreach(m qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
+foreach(m ${FIXTURES})
   set(ranks 2 3 4)
-  if(m STREQUAL "qwen2-tiny" OR m STREQUAL "mistral-tiny")
+  if(m IN_LIST FIXTURES_3_LAYERS)
     set(ranks 2 3)  # 3 layers: at most 3 stages
   endif()
   foreach(n ${ranks})
@@ -51,7 +51,7 @@ set_tests_properties(sp_fail_rank_mid_prefill PROPERTIES TIMEOUT 30 ENVIRONMENT 
 
 # Against the HF fixtures themselves (the runs above compare with the single rank): teacher-forced logits within
 # 1e-3 and free-running greedy generation on the reference's argmax path, for each sync.
-foreach(m qwen3-tiny qwen2-tiny llama-tiny mistral-tiny)
+foreach(m ${FIXTURES})
   foreach(s pairwise ring none)
     add_test(NAME sp_hf_${m}_n2_c16_${s} COMMAND ${EXPECT_OK} "prompts, 0 failed" timeout 120 ${MPIRUN} -np 2
              ${AUTODIST_BIN} verify --model ${TEST_DATA}/models/${m} --pp 2 --sp-chunk-size 16 --kv-sync ${s})

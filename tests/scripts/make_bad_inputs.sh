@@ -8,6 +8,9 @@ mk no_config; rm "$out/no_config/config.json"
 mk unknown_arch; sed -i 's/LlamaForCausalLM/BertModel/' "$out/unknown_arch/config.json"
 mk bad_offsets; mk missing_weight; mk misshaped_weight
 mk no_weights; rm "$out/no_weights/model.safetensors"
+# Llama's mlp_bias is honoured (the loader asks for the bias tensors), not silently dropped
+mk mlp_bias; sed -i 's/"mlp_bias": false/"mlp_bias": true/' "$out/mlp_bias/config.json"
+mk gelu_act; sed -i 's/"hidden_act": "silu"/"hidden_act": "gelu"/' "$out/gelu_act/config.json"
 mk truncated; size=$(stat -c %s "$good/model.safetensors"); truncate -s $((size - 1000)) "$out/truncated/model.safetensors"
 mk header_past_eof; printf '\xff\xff\xff\x00\x00\x00\x00\x00' | dd of="$out/header_past_eof/model.safetensors" bs=1 count=8 conv=notrunc status=none
 python3 - "$good" "$out" <<'PY'

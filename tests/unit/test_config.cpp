@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/model_config.h"
+#include "model/family.h"
 #include "model/partition.h"
 #include "model/rope.h"
 #include "model/tp_shard.h"
@@ -91,8 +92,8 @@ TEST_CASE("transformers-5 configs of the fixtures, generation_config eos union")
 }
 
 TEST_CASE("config errors name the problem") {
-  CHECK_THROWS_WITH_AS(parse_model_config("{\"architectures\":[\"GPT2LMHeadModel\"]}", "c.json"),
-                       doctest::Contains("'GPT2LMHeadModel' is not supported"), Error);
+  CHECK_THROWS_WITH_AS(parse_model_config("{\"architectures\":[\"BertModel\"]}", "c.json"),
+                       doctest::Contains("'BertModel' is not supported (supported: LlamaForCausalLM"), Error);
   CHECK_THROWS_WITH_AS(parse_model_config("{oops", "c.json"), doctest::Contains("not valid JSON"), Error);
   CHECK_THROWS_WITH_AS(parse_model_config("{\"architectures\":[\"LlamaForCausalLM\"]}", "c.json"),
                        doctest::Contains("hidden_size"), Error);

@@ -127,6 +127,87 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // Mean and variance in double, as rmsnorm's sum of squares.
+  void layernorm(const Tensor& x, const Tensor& w, const Tensor* b, float eps, Tensor y) override {
+    check_f32(x, "layernorm x");
+    check_f32(w, "layernorm w");
+    check_f32(y, "layernorm y");
+    if (b) check_f32(*b, "layernorm b");
+    const int64_t C = w.numel(), M = C ? x.numel() / C : 0;
+    AD_CHECK(C > 0 && x.numel() == M * C && y.numel() == x.numel() && (!b || b->numel() == C),
+             "layernorm: x {} and y {} must be rows of the {} values of w (and b)", x.shape.str(), y.shape.str(), C);
+    const float *xp = x.f32(), *wp = w.f32(), *bp = b ? b->f32() : nullptr;
+    float* yp = y.f32();
+    for (int64_t m = 0; m < M; ++m) {
+      const float* r = xp + m * C;
+      double mean = 0, var = 0;
+      for (int64_t c = 0; c < C; ++c) mean += r[c];
+      mean /= static_cast<double>(C);
+      for (int64_t c = 0; c < C; ++c) var += (r[c] - mean) * (r[c] - mean);
+      const float mu = static_cast<float>(mean), inv = static_cast<float>(1.0 / std::sqrt(var / C + eps));
+      for (int64_t c = 0; c < C; ++c) yp[m * C + c] = (r[c] - mu) * inv * wp[c] + (bp ? bp[c] : 0.0f);
+    }
+  }
+
+  void activation(const Tensor& x, Activation act, Tensor y) override {
+    check_f32(x, "activation x");
+    check_f32(y, "activation y");
+    AD_CHECK(x.numel() == y.numel(), "activation: x {} and y {} differ in size", x.shape.str(), y.shape.str());
+    const float* xp = x.f32();
+    float* yp = y.f32();
+    const int64_t n = x.numel();
+    switch (act) {
+      case Activation::Silu:
+        for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] / (1.0f + std::exp(-xp[i]));
+        break;
+      case Activation::GeluTanh:
+        for (int64_t i = 0; i < n; ++i) {
+          const float v = xp[i];
+          yp[i] = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+        }
+        break;
+      case Activation::Gelu:
+        for (int64_t i = 0; i < n; ++i) yp[i] = 0.5f * xp[i] * (1.0f + std::erf(xp[i] * 0.7071067811865476f));
+        break;
+      case Activation::Relu:
+        for (int64_t i = 0; i < n; ++i) yp[i] = xp[i] > 0.0f ? xp[i] : 0.0f;
+        break;
+    }
+  }
+
+  void add_bias(Tensor y, const Tensor& bias) override {
+    check_f32(y, "add_bias y");
+    check_f32(bias, "add_bias bias");
+    const int64_t N = bias.numel(), M = N ? y.numel() / N : 0;
+    AD_CHECK(N > 0 && y.numel() == M * N, "add_bias: y {} is not rows of the {} values of the bias", y.shape.str(), N);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) y.f32()[m * N + n] += bias.f32()[n];
+  }
+
+  void add_positions(Tensor x, const Tensor& table, int64_t offset) override {
+    check_f32(x, "add_positions x");
+    check_float(table, "add_positions table");
+    const StepPlan& p = plan();
+    const int64_t T = p.rows(), D = table.ndim() == 2 ? table.dim(1) : 0;
+    AD_CHECK(x.numel() == T * D, "add_positions: x {} is not {} rows of the {} values of the table {}", x.shape.str(),
+             T, D, table.shape.str());
+    std::vector<float>& row = pos_row_;
+    row.resize(static_cast<size_t>(D));
+    const size_t esz = dtype_size(table.dtype);
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t r = p.pos[t] + offset;
+      AD_CHECK(r >= 0 && r < table.dim(0), "add_positions: position {} (+{}) beyond the {} rows of the table", p.pos[t],
+               offset, table.dim(0));
+      const char* src = static_cast<const char*>(table.data) + static_cast<size_t>(r * D) * esz;
+      if (table.dtype == DType::F32)
+        std::memcpy(row.data(), src, D * 4);
+      else
+        cpu::widen_exact(table.dtype, src, row.data(), static_cast<size_t>(D));
+      float* o = x.f32() + t * D;
+      for (int64_t d = 0; d < D; ++d) o[d] += row[d];
+    }
+  }
+
   void rope(Tensor x, const Tensor& cs) override {
     check_f32(x, "rope x");
     check_f32(cs, "rope cos_sin");
@@ -352,6 +433,7 @@ class CpuBackend final : public Backend {
   void on_prepare(const StepLimits& lim) override {
     sampler_.reserve(lim.vocab);
     sc_.reserve(static_cast<size_t>(std::min(kScoreRows, lim.max_tokens) * lim.max_context));
+    pos_row_.reserve(8192);
   }
 
  private:
@@ -386,6 +468,7 @@ class CpuBackend final : public Backend {
   }
 
   std::vector<float> sc_;  // attention scores of one block of query rows
+  std::vector<float> pos_row_;  // one widened row of a position table
   RowSampler sampler_;
   std::mutex marks_mu_;
   std::vector<int64_t> marks_;

@@ -287,6 +287,39 @@ void CudaBackend::rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor y)
   cuda::launch_rmsnorm(x.f32(), w.f32(), eps, y.f32(), x.numel() / C, C, stream_);
 }
 
+void CudaBackend::layernorm(const Tensor& x, const Tensor& w, const Tensor* b, float eps, Tensor y) {
+  enter();
+  check_f32(x, "layernorm x");
+  check_f32(w, "layernorm w");
+  check_f32(y, "layernorm y");
+  if (b) check_f32(*b, "layernorm b");
+  const int64_t C = w.numel();
+  AD_CHECK(C > 0 && x.numel() % C == 0 && y.numel() == x.numel() && (!b || b->numel() == C),
+           "layernorm: x {} and y {} must be rows of the {} values of w (and b)", x.shape.str(), y.shape.str(), C);
+  cuda::launch_layernorm(x.f32(), w.f32(), b ? b->f32() : nullptr, eps, y.f32(), x.numel() / C, C, stream_);
+}
+
+static_assert(static_cast<int>(Activation::Silu) == 0 && static_cast<int>(Activation::GeluTanh) == 1 &&
+                  static_cast<int>(Activation::Gelu) == 2 && static_cast<int>(Activation::Relu) == 3,
+              "launch_activation's kind numbers");
+
+void CudaBackend::activation(const Tensor& x, Activation act, Tensor y) {
+  enter();
+  check_f32(x, "activation x");
+  check_f32(y, "activation y");
+  AD_CHECK(x.numel() == y.numel(), "activation: x {} and y {} differ in size", x.shape.str(), y.shape.str());
+  cuda::launch_activation(x.f32(), static_cast<int>(act), y.f32(), x.numel(), stream_);
+}
+
+void CudaBackend::add_bias(Tensor y, const Tensor& bias) {
+  enter();
+  check_f32(y, "add_bias y");
+  check_f32(bias, "add_bias bias");
+  const int64_t N = bias.numel();
+  AD_CHECK(N > 0 && y.numel() % N == 0, "add_bias: y {} is not rows of the {} values of the bias", y.shape.str(), N);
+  cuda::launch_add_bias(y.f32(), bias.f32(), y.numel() / N, N, stream_);
+}
+
 void CudaBackend::silu_mul(const Tensor& gu, Tensor out) {
   enter();
   check_f32(gu, "silu_mul gu");

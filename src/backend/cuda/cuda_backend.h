@@ -58,6 +58,10 @@ class CudaBackend final : public Backend {
   void fill_zero(Tensor t) override;
   void gemm(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor y) override;
   void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor y) override;
+  void layernorm(const Tensor& x, const Tensor& w, const Tensor* b, float eps, Tensor y) override;
+  void activation(const Tensor& x, Activation act, Tensor y) override;
+  void add_bias(Tensor y, const Tensor& bias) override;
+  void add_positions(Tensor x, const Tensor& table, int64_t offset) override;
   void rope(Tensor x, const Tensor& cos_sin) override;
   void silu_mul(const Tensor& gu, Tensor out) override;
   void split_qkv(const Tensor& qkv, Tensor q, Tensor k, Tensor v) override;

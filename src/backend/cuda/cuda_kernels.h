@@ -34,6 +34,17 @@ void launch_silu_mul(const float* gu, float* out, int64_t M, int64_t I, cudaStre
 void launch_split_qkv(const float* qkv, float* q, float* k, float* v, int64_t T, int64_t nq, int64_t nk,
                       cudaStream_t s);
 void launch_add(float* y, const float* x, int64_t n, cudaStream_t s);
+// y[M, C] = layernorm of each row with w (and b, or null) (cuda_block.cu, as the next three).
+void launch_layernorm(const float* x, const float* w, const float* b, float eps, float* y, int64_t M, int64_t C,
+                      cudaStream_t s);
+// y = act(x); kind: the Activation (0 silu, 1 gelu tanh, 2 gelu erf, 3 relu).
+void launch_activation(const float* x, int kind, float* y, int64_t n, cudaStream_t s);
+// y[M, N] += bias[N].
+void launch_add_bias(float* y, const float* bias, int64_t M, int64_t N, cudaStream_t s);
+// x[T, D] += table[pos[t] + offset] (table f32, bf16 or f16; pos from the plan).
+void launch_add_positions(float* x, const void* table, DType t, const int32_t* pos, int64_t offset, int64_t D,
+                          int64_t T, cudaStream_t s);
+
 // Plan arrays (ids, pos, slot [T]; out_rows [R]) are device memory uploaded by begin_step.
 // out[T, D]; a row whose id is -1 (kTokenFromDevice) embeds slot_tokens[slot[t]].
 void launch_embed(const void* table, DType t, const int32_t* ids, const int32_t* slot, const int32_t* slot_tokens,

@@ -107,6 +107,20 @@ void CudaBackend::plan_extent(int64_t& slots, int64_t& positions) const {
   }
 }
 
+void CudaBackend::add_positions(Tensor x, const Tensor& table, int64_t offset) {
+  enter();
+  check_f32(x, "add_positions x");
+  check_float(table, "add_positions table");
+  const int64_t T = plan().rows(), D = table.ndim() == 2 ? table.dim(1) : 0;
+  AD_CHECK(x.numel() == T * D, "add_positions: x {} is not {} rows of the {} values of the table {}", x.shape.str(), T,
+           D, table.shape.str());
+  int64_t slots = 0, positions = 0;
+  plan_extent(slots, positions);
+  AD_CHECK(positions + offset <= table.dim(0), "add_positions: positions up to {} (+{}) beyond the {} rows of the table",
+           positions, offset, table.dim(0));
+  cuda::launch_add_positions(x.f32(), table.data, table.dtype, d_pos_, offset, D, T, stream_);
+}
+
 void CudaBackend::rope(Tensor x, const Tensor& cs) {
   enter();
   check_f32(x, "rope x");
