@@ -28,14 +28,20 @@ int run(int argc, char** argv) {
   io::Checkpoint ck(model);
   size_t ck_bytes = 0;
   for (auto& n : ck.names()) ck_bytes += ck.info(n).nbytes;
-  int64_t params = c.n_layers * c.layer_params() + c.embed_params() * (c.tie_embeddings ? 1 : 2) + c.hidden;
+  int64_t params = c.n_layers * c.layer_params() + c.embed_params() * (c.tie_embeddings ? 1 : 2) +
+                   (c.norm_bias ? 2 : 1) * c.hidden +
+                   (c.pos == PosKind::Learned ? (c.max_position + c.pos_offset) * c.hidden : 0);
   std::string s;
   s += fmt::format("model        {}\narchitecture {} ({})\n", model, c.architecture, c.model_type);
   s += fmt::format("layers {}  hidden {}  heads {} (kv {})  head_dim {}  intermediate {}  vocab {}\n", c.n_layers,
                    c.hidden, c.n_heads, c.n_kv_heads, c.head_dim, c.intermediate, c.vocab);
-  s += fmt::format("context {}  rope {} theta {}  sliding window {}  qkv bias {}  q/k norm {}  tied {}\n",
-                   c.max_position, rope_type_name(c.rope.type), c.rope.theta, c.sliding_window, c.qkv_bias, c.qk_norm,
-                   c.tie_embeddings);
+  const std::string pos = c.pos == PosKind::Rope ? fmt::format("rope {} theta {}", rope_type_name(c.rope.type), c.rope.theta)
+                                                  : fmt::format("learned (offset {})", c.pos_offset);
+  s += fmt::format("family {}: {}{} pre-norm, {} positions, {} MLP ({}), biases qkv {} o {} mlp {}, q/k norm {}\n",
+                   c.family, c.norm == NormKind::RMSNorm ? "RMSNorm" : "LayerNorm", c.norm_bias ? " with bias" : "",
+                   pos, c.mlp == MlpKind::Gated ? "gated" : "plain", activation_name(c.act), c.qkv_bias, c.o_bias,
+                   c.mlp_bias, c.qk_norm);
+  s += fmt::format("context {}  sliding window {}  tied {}\n", c.max_position, c.sliding_window, c.tie_embeddings);
   s += fmt::format("parameters {:.3f} M; checkpoint {} tensors, {:.1f} MB ({})\n", params / 1e6, ck.names().size(),
                    ck_bytes / 1e6, dtype_name(c.dtype));
   TpShard sh = TpShard::make(c, 0, tp);

@@ -82,3 +82,7 @@ add_test(NAME family_gpt2_6heads_tp2_pp2 COMMAND ${TPMATCH} ${CFGS}/gpt2-6heads.
 add_test(NAME family_llama_biases_tp2_pp2 COMMAND ${TPMATCH} ${CFGS}/llama-biases.config.json 2 2)
 set_tests_properties(family_gpt2_6heads_tp3 family_opt_6heads_tp3 family_gpt2_6heads_tp2_pp2
                      family_llama_biases_tp2_pp2 PROPERTIES TIMEOUT 300 ENVIRONMENT "${MPIRUN_ENV}" PROCESSORS 2)
+# The GPT-2 124M preset end to end (250 MB in bf16): synth, inspect, generate.
+add_test(NAME synth_preset_gpt2 COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/synth_preset.sh ${AUTODIST_BIN} gpt2
+         "parameters 124.440 M")
+set_tests_properties(synth_preset_gpt2 PROPERTIES TIMEOUT 120)

@@ -58,3 +58,21 @@ expect_mpi_fail(fail_rank_throws_mid_run "\\[1/2\\] error: injected fault .* on 
                 ${MPIRUN} -np 2 -x AUTODIST_FAULT=1:3 ${AUTODIST_BIN} generate --model ${Q3} --prompt-ids 1,2,3 --pp 2 --max-output-length 8)
 expect_mpi_fail(fail_rank_throws_tp "\\[2/4\\] error: injected fault"
                 ${MPIRUN} -np 4 -x AUTODIST_FAULT=2:5 ${AUTODIST_BIN} generate --model ${Q3} --prompt-ids 1,2,3 --tp 2 --pp 2 --max-output-length 8)
+
+# GPT-2 and OPT through the same schedules: micro-batched pipelines and the partition policies.
+add_test(NAME microbatch_gpt2-tiny_pp2_mb2 COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/batch_vs_single.sh ${AUTODIST_BIN}
+         ${TEST_DATA}/models/gpt2-tiny)
+set_tests_properties(microbatch_gpt2-tiny_pp2_mb2 PROPERTIES TIMEOUT 300
+  ENVIRONMENT "${MPIRUN_ENV};LAUNCH=mpirun -np 2;PAR=--pp 2 --micro-batches 2")
+add_test(NAME microbatch_opt-tiny_tp2pp2_mb2_sampled COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/batch_vs_single.sh
+         ${AUTODIST_BIN} ${TEST_DATA}/models/opt-tiny --temperature 0.8 --top-k 50 --top-p 0.9 --seed 7)
+set_tests_properties(microbatch_opt-tiny_tp2pp2_mb2_sampled PROPERTIES TIMEOUT 300
+  ENVIRONMENT "${MPIRUN_ENV};LAUNCH=mpirun -np 4;PAR=--tp 2 --pp 2 --micro-batches 2")
+add_test(NAME parallel_gpt2-tiny_pp2_equal_params COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/verify_parallel.sh
+         ${AUTODIST_BIN} ${TEST_DATA}/models/gpt2-tiny ${PAR_DIR}/gpt2-tiny.single.safetensors 1 2 --partition equal-params)
+add_test(NAME parallel_opt-tiny_tp2pp2_layers21 COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/verify_parallel.sh
+         ${AUTODIST_BIN} ${TEST_DATA}/models/opt-tiny ${PAR_DIR}/opt-tiny.single.safetensors 2 2 --partition layers:2,1)
+set_tests_properties(parallel_gpt2-tiny_pp2_equal_params PROPERTIES FIXTURES_REQUIRED single_gpt2-tiny TIMEOUT 300
+                     ENVIRONMENT "${MPIRUN_ENV}")
+set_tests_properties(parallel_opt-tiny_tp2pp2_layers21 PROPERTIES FIXTURES_REQUIRED single_opt-tiny TIMEOUT 300
+                     ENVIRONMENT "${MPIRUN_ENV}")

@@ -174,6 +174,50 @@ CUDA_CASE("cuda silu_mul, split_qkv, add: match the cpu backend") {
       }
 }
 
+CUDA_CASE("cuda layernorm (with and without bias), activations, add_bias: match the cpu backend") {
+  std::mt19937 rng(11);
+  for (int64_t M : {1, 7, 33})
+    for (int64_t C : {64, 96, 130, 1600}) {
+      auto x = randn(M * C, rng, 2.0f, 0.5f), w = randn(C, rng, 0.1f, 1.0f), b = randn(C, rng, 0.1f);
+      for (bool bias : {false, true}) {
+        std::vector<float> out[2];
+        Backend* bes[2] = {&cpu, &gpu};
+        for (int i = 0; i < 2; ++i) {
+          Buffer bx = put(*bes[i], {M, C}, x), bw = put(*bes[i], {C}, w), bb = put(*bes[i], {C}, b),
+                 by(bes[i], DType::F32, {M, C});
+          bes[i]->layernorm(bx.t(), bw.t(), bias ? &bb.t() : nullptr, 1e-5f, by.t());
+          out[i] = get(*bes[i], by.t());
+        }
+        INFO("layernorm M ", M, " C ", C, " bias ", bias);
+        check_close(out[1], out[0], 1e-5, 1e-5);
+      }
+    }
+  for (Activation a : {Activation::Silu, Activation::GeluTanh, Activation::Gelu, Activation::Relu})
+    for (int64_t n : {1, 1000, 100003}) {
+      auto x = randn(n, rng, 3.0f);
+      std::vector<float> out[2];
+      Backend* bes[2] = {&cpu, &gpu};
+      for (int i = 0; i < 2; ++i) {
+        Buffer bx = put(*bes[i], {n}, x);
+        bes[i]->activation(bx.t(), a, bx.t());
+        out[i] = get(*bes[i], bx.t());
+      }
+      INFO("activation ", static_cast<int>(a), " n ", n);
+      check_close(out[1], out[0], 1e-6, 1e-5);
+    }
+  for (auto [M, N] : std::vector<std::pair<int64_t, int64_t>>{{1, 64}, {33, 130}}) {
+    auto y = randn(M * N, rng), b = randn(N, rng);
+    std::vector<float> out[2];
+    Backend* bes[2] = {&cpu, &gpu};
+    for (int i = 0; i < 2; ++i) {
+      Buffer by = put(*bes[i], {M, N}, y), bb = put(*bes[i], {N}, b);
+      bes[i]->add_bias(by.t(), bb.t());
+      out[i] = get(*bes[i], by.t());
+    }
+    check_same(out[1], out[0]);
+  }
+}
+
 CUDA_CASE("cuda copy, fill_zero, to_host: round trips, host views, overlapping copies (memmove)") {
   std::mt19937 rng(9);
   const int64_t R = 37, C = 33;

@@ -245,6 +245,29 @@ CUDA_CASE("cuda sample: greedy with bans, top-k, top-p and temperature give the 
     }
 }
 
+CUDA_CASE("cuda add_positions: the plan's positions plus an offset, f32/bf16/f16 tables, bit for bit") {
+  std::mt19937 rng(10);
+  for (DType t : {DType::F32, DType::BF16, DType::F16})
+    for (int64_t D : {64, 1600}) {
+      const int64_t P = 514, offset = 2;
+      auto vals = randn(P * D, rng);
+      std::vector<uint16_t> h = t == DType::F32 ? std::vector<uint16_t>{} : to_half(t, vals);
+      const void* table = t == DType::F32 ? static_cast<const void*>(vals.data()) : h.data();
+      StepPlan plan = rows_at({0, 511, 7, 300, 5});
+      begin_both(cpu, gpu, plan, {5, 512, 1, 1, 1});
+      auto x = randn(5 * D, rng);
+      std::vector<float> out[2];
+      Backend* bes[2] = {&cpu, &gpu};
+      for (int i = 0; i < 2; ++i) {
+        Buffer bt = put(*bes[i], t, {P, D}, table), bx = put(*bes[i], {5, D}, x);
+        bes[i]->add_positions(bx.t(), bt.t(), offset);
+        out[i] = get(*bes[i], bx.t());
+      }
+      INFO("table ", dtype_name(t), " D ", D);
+      check_same(out[1], out[0]);
+    }
+}
+
 CUDA_CASE("cuda timers: marks in stream order, on the host's steady clock") {
   const int64_t m0 = gpu.timer_mark();
   Buffer a(&gpu, DType::F32, {1 << 22});

@@ -10,6 +10,7 @@
 #include "model/family.h"
 #include "model/partition.h"
 #include "model/rope.h"
+#include "model/synth.h"
 #include "model/tp_shard.h"
 
 using namespace autodist;
@@ -195,4 +196,21 @@ TEST_CASE("tensor-parallel shards and pipeline partitions") {
   CHECK(th16[0].last == 3);
   CHECK(parse_bytes("2K") == 2048);
   CHECK_THROWS_AS(parse_bytes("2X"), Error);
+}
+
+TEST_CASE("synth presets: every one parses, with the real shapes of its model") {
+  for (const SynthPreset& p : synth_presets()) {
+    INFO("preset ", p.name);
+    ModelConfig c = parse_model_config(p.config.dump(), p.name);
+    CHECK(c.vocab > 0);
+  }
+  ModelConfig g = parse_model_config(find_preset("gpt2").config.dump(), "gpt2");
+  CHECK((g.family == "gpt2" && g.hidden == 768 && g.n_layers == 12 && g.intermediate == 3072));
+  ModelConfig xl = parse_model_config(find_preset("gpt2-xl").config.dump(), "gpt2-xl");
+  CHECK((xl.hidden == 1600 && xl.n_layers == 48 && xl.n_heads == 25));
+  ModelConfig o13 = parse_model_config(find_preset("opt-1.3b").config.dump(), "opt-1.3b");
+  CHECK((o13.family == "opt" && o13.hidden == 2048 && o13.n_layers == 24 && o13.intermediate == 8192));
+  ModelConfig o67 = parse_model_config(find_preset("opt-6.7b").config.dump(), "opt-6.7b");
+  CHECK((o67.hidden == 4096 && o67.n_layers == 32 && o67.intermediate == 16384 && o67.pos_offset == 2));
+  CHECK_THROWS_WITH_AS(find_preset("gpt3"), doctest::Contains("presets: tiny"), Error);
 }

@@ -139,3 +139,21 @@ TEST_CASE("tensor sources: GPT-2's fused Conv1D c_attn, OPT's offset position ta
   CHECK(family_of(o).layer_sources(o, 5).mlp_norm.name == "model.decoder.layers.5.final_layer_norm.weight");
   CHECK_THROWS_WITH_AS(family_for("GPTNeoXForCausalLM", "x"), doctest::Contains("OPTForCausalLM"), Error);
 }
+
+namespace {
+int64_t checkpoint_params(const ModelConfig& c) {
+  int64_t n = 0;
+  for (auto& t : checkpoint_tensors(c)) {
+    int64_t e = 1;
+    for (auto d : t.shape) e *= d;
+    n += e;
+  }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("published parameter counts from the tensor sources: GPT-2 124M, OPT-125m") {
+  CHECK(checkpoint_params(hub("gpt2")) == 124439808);
+  CHECK(checkpoint_params(hub("opt-125m")) == 125239296);
+  CHECK(checkpoint_params(hub("Llama-2-7b-hf")) == 6738415616);
+}
