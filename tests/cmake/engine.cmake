@@ -86,3 +86,8 @@ set_tests_properties(family_gpt2_6heads_tp3 family_opt_6heads_tp3 family_gpt2_6h
 add_test(NAME synth_preset_gpt2 COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/synth_preset.sh ${AUTODIST_BIN} gpt2
          "parameters 124.440 M")
 set_tests_properties(synth_preset_gpt2 PROPERTIES TIMEOUT 120)
+add_test(NAME gpt2_bare_model_names COMMAND ${EXPECT_OK} "3 prompts, 0 failed" ${CMAKE_CURRENT_SOURCE_DIR}/scripts/bare_names.sh
+         ${AUTODIST_BIN} ${TEST_DATA}/models/gpt2-tiny transformer.)
+add_test(NAME opt_bare_model_names COMMAND ${EXPECT_OK} "3 prompts, 0 failed" ${CMAKE_CURRENT_SOURCE_DIR}/scripts/bare_names.sh
+         ${AUTODIST_BIN} ${TEST_DATA}/models/opt-tiny model.)
+set_tests_properties(gpt2_bare_model_names opt_bare_model_names PROPERTIES TIMEOUT 120)
