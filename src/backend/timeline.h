@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace autodist {
@@ -35,6 +36,15 @@ class Timeline {
   void add(const Region& r);
   // Adds [m0, m1) to counter c of the current bank (resolved with the regions).
   void count(Counter c, int64_t m0, int64_t m1);
+  // Runs f between two marks counted under c; returns the marks (for a region of the same span).
+  template <typename F>
+  std::pair<int64_t, int64_t> timed(Counter c, F&& f) {
+    const int64_t m0 = mark();
+    f();
+    const int64_t m1 = mark();
+    count(c, m0, m1);
+    return {m0, m1};
+  }
   void set_bank(int bank);
   // Waits for the backend's work, converts every region to steady-clock ns and hands it to fn (in recording order),
   // adds the counter spans up, then forgets the marks. Returns the counters in ns.

@@ -50,17 +50,20 @@ void Stage::prepare(int64_t T, int64_t P, int64_t R) {
   }
 }
 
+template <typename F>
+void Stage::comm(F&& f) {
+  if (tl_)
+    tl_->timed(Counter::TpComm, f);
+  else
+    f();
+}
+
 void Stage::all_reduce(Tensor t) {
-  if (tp_.size == 1) return;
-  int64_t m0 = tl_ ? tl_->mark() : 0;
-  tp_data_->all_reduce(t, dist::ReduceOp::Sum);
-  if (tl_) tl_->count(Counter::TpComm, m0, tl_->mark());
+  if (tp_.size > 1) comm([&] { tp_data_->all_reduce(t, dist::ReduceOp::Sum); });
 }
 
 void Stage::all_gather(const Tensor& send, Tensor recv) {
-  int64_t m0 = tl_ ? tl_->mark() : 0;
-  tp_data_->all_gather(send, recv);
-  if (tl_) tl_->count(Counter::TpComm, m0, tl_->mark());
+  comm([&] { tp_data_->all_gather(send, recv); });
 }
 
 void Stage::embed(Tensor x, const Tensor& slot_tokens) {
@@ -143,12 +146,9 @@ Tensor Stage::local_logits(const Tensor& x) {
 Tensor Stage::logits(const Tensor& x) {
   const int64_t R = be_.plan().outputs(), Vl = tp_.vocab_local, V = c_.vocab, G = tp_.size;
   Tensor local = local_logits(x);
-  if (G == 1 && Vl == V) return local;
+  if (G == 1) return local;  // one rank holds the whole (unpadded) vocabulary
   Tensor parts = Tensor(parts_.t().data, DType::F32, {G, R, Vl}, be_.device());
-  if (G == 1)
-    be_.copy(parts.reshape({R, Vl}), local);
-  else
-    all_gather(local.reshape({R * Vl}), parts.reshape({G * R * Vl}));
+  all_gather(local.reshape({R * Vl}), parts.reshape({G * R * Vl}));
   Tensor out = Tensor(full_.t().data, DType::F32, {R, V}, be_.device());
   be_.gather_vocab(parts, out);
   return out;

@@ -49,6 +49,8 @@ class Stage {
   Tensor logits(const Tensor& x);
 
  private:
+  template <typename F>
+  void comm(F&& f);  // f timed as tensor-parallel communication (when a timeline is set)
   void all_reduce(Tensor t);
   void norm(const Tensor& x, const Buffer& w, const Buffer& b, Tensor y);  // the recipe's norm (bias if any)
   void reduce_out(Tensor o, const Buffer& bias);

@@ -95,7 +95,7 @@ void Engine::prepare(int64_t max_tokens, int64_t max_context, int64_t slots, int
     be_.fill_zero(tokens_->slot.t());
   }
   be_.prepare(lim);
-  plan_.reserve(lim.max_tokens, lim.slots, std::max(lim.max_outputs, lim.max_tokens));
+  plan_.reserve(lim.max_tokens, lim.slots, lim.max_outputs);
   recv_tokens_.reserve(static_cast<size_t>(lim.max_outputs));
   prepared_ = lim;
 }

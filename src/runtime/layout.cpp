@@ -17,15 +17,6 @@ KvSyncKind parse_kv_sync(const std::string& s) {
   AD_FAIL("unknown --kv-sync '{}' (expected pairwise, ring or none)", s);
 }
 
-const char* kv_sync_name(KvSyncKind k) {
-  switch (k) {
-    case KvSyncKind::Pairwise: return "pairwise";
-    case KvSyncKind::Ring: return "ring";
-    case KvSyncKind::None: return "none";
-  }
-  return "none";
-}
-
 Layout make_layout(const ModelConfig& c, const dist::Topology& t, const EngineOptions& o) {
   AD_CHECK(o.micro_batches >= 1, "--micro-batches must be >= 1, got {}", o.micro_batches);
   if (o.sp()) {

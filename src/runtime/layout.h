@@ -20,7 +20,6 @@ namespace autodist {
 // decodes alone, or the KV stays put and the decode is pipelined (None).
 enum class KvSyncKind { None, Pairwise, Ring };
 KvSyncKind parse_kv_sync(const std::string& s);  // pairwise | ring | none; throws on anything else
-const char* kv_sync_name(KvSyncKind k);
 
 struct EngineOptions {
   std::string model_dir;

@@ -18,8 +18,6 @@ Engine::ChunkResult Engine::prefill_chunked(const std::vector<int32_t>& prompt, 
   const int64_t L = static_cast<int64_t>(prompt.size()), C = opt_.sp_chunk, V = cfg_.vocab;
   const int64_t nc = (L + C - 1) / C;
   const bool last = exec_->role().last;
-  AD_CHECK(slot < prepared_.slots && L <= prepared_.max_context && std::min(C, L) <= prepared_.max_tokens,
-           "prefill_chunked: slot {} / {} positions outside what the engine was prepared for", slot, L);
   ChunkResult r;
   if (kv_sync_) kv_sync_->start(slot, L);
   try {

@@ -48,20 +48,12 @@ void StageExecutor::run(const StepPlan& plan, StepOutput out, const SamplingOpti
   AD_CHECK(!act_.empty() && T <= rows_cap_ && R <= out_cap_,
            "StageExecutor: a step of {} rows and {} outputs, prepared for {} and {}", T, R, rows_cap_, out_cap_);
   be_.begin_step(plan);
-  if (pending_[b]) {  // this buffer's previous activations may still be on their way to the next stage
-    const int64_t m0 = tl_.mark();
-    pending_[b]->wait();
-    pending_[b].reset();
-    tl_.count(Counter::PpComm, m0, tl_.mark());
-  }
+  wait_send(b);  // this buffer's previous activations may still be on their way to the next stage
   Tensor x = act_[b].t().rows(0, T);
   if (role_.first) {
     stage_.embed(x, dt_.slot.t());
   } else {
-    const int64_t m0 = tl_.mark();
-    pp_data_->recv(x, role_.prev, kActivationTag);
-    const int64_t m1 = tl_.mark();
-    tl_.count(Counter::PpComm, m0, m1);
+    const auto [m0, m1] = tl_.timed(Counter::PpComm, [&] { pp_data_->recv(x, role_.prev, kActivationTag); });
     if (tag.wait_phase)
       tl_.add({tag.wait_phase, m0, m1, static_cast<int64_t>(x.nbytes()), tag.chunk, -1, tag.step, plan.micro_batch});
   }
@@ -70,9 +62,7 @@ void StageExecutor::run(const StepPlan& plan, StepOutput out, const SamplingOpti
   tl_.add({tag.phase, f0, tl_.mark(), 0, tag.chunk, static_cast<int>(stage_.range().first + role_.l0), tag.step,
            plan.micro_batch});
   if (!role_.last) {
-    const int64_t m0 = tl_.mark();
-    pending_[b] = pp_data_->isend(x, role_.next, kActivationTag);
-    tl_.count(Counter::PpComm, m0, tl_.mark());
+    tl_.timed(Counter::PpComm, [&] { pending_[b] = pp_data_->isend(x, role_.next, kActivationTag); });
     return;
   }
   if (out == StepOutput::None || R == 0) return;
@@ -93,27 +83,24 @@ const int32_t* StageExecutor::tokens(int b) {
 
 void StageExecutor::send_tokens(int b, int64_t n) {
   if (role_.last_stage == 0) return;  // no other stage
-  const int32_t* t = host_tok_[static_cast<size_t>(b)].as<int32_t>();
-  const int64_t m0 = tl_.mark();
-  for (int s = 0; s < role_.last_stage; ++s)
-    pp_ctrl_->send(Tensor(const_cast<int32_t*>(t), DType::I32, {n}), s, kTokenTag + b);
-  tl_.count(Counter::PpComm, m0, tl_.mark());
+  Tensor t(host_tok_[static_cast<size_t>(b)].as<int32_t>(), DType::I32, {n});
+  tl_.timed(Counter::PpComm, [&] {
+    for (int s = 0; s < role_.last_stage; ++s) pp_ctrl_->send(t, s, kTokenTag + b);
+  });
 }
 
 void StageExecutor::recv_tokens(int b, int32_t* dst, int64_t n) {
-  const int64_t m0 = tl_.mark();
-  pp_ctrl_->recv(Tensor(dst, DType::I32, {n}), role_.last_stage, kTokenTag + b);
-  tl_.count(Counter::PpComm, m0, tl_.mark());
+  tl_.timed(Counter::PpComm, [&] { pp_ctrl_->recv(Tensor(dst, DType::I32, {n}), role_.last_stage, kTokenTag + b); });
+}
+
+void StageExecutor::wait_send(size_t b) {
+  if (!pending_[b]) return;
+  tl_.timed(Counter::PpComm, [&] { pending_[b]->wait(); });
+  pending_[b].reset();
 }
 
 void StageExecutor::drain() {
-  for (auto& p : pending_)
-    if (p) {
-      const int64_t m0 = tl_.mark();
-      p->wait();
-      p.reset();
-      tl_.count(Counter::PpComm, m0, tl_.mark());
-    }
+  for (size_t b = 0; b < pending_.size(); ++b) wait_send(b);
 }
 
 }  // namespace autodist

@@ -68,6 +68,8 @@ class StageExecutor {
   int buffers() const { return static_cast<int>(act_.size()); }
 
  private:
+  void wait_send(size_t b);  // buffer b's activation send, if one is in flight
+
   Backend& be_;
   Stage& stage_;
   KVCache& cache_;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # usage: expect_ok.sh REGEX CMD...        passes when CMD exits 0 and its output (stdout + stderr) matches REGEX
 #        expect_ok.sh --exact TEXT CMD... passes when CMD exits 0 and its stdout is exactly TEXT (printf escapes)
-# ctest's PASS_REGULAR_EXPRESSION ignores the exit code, so a run that prints the line and then crashes would pass;
-# this does not.
+# ctest's pass-regex test property ignores the exit code, so a run that prints the line and then crashes would pass
+# with it; this does not.
 set -u
 exact=""
 if [ "$1" = "--exact" ]; then exact=1; shift; fi

@@ -12,18 +12,14 @@
 #include "model/rope.h"
 #include "model/synth.h"
 #include "model/tp_shard.h"
+#include "test_data.h"
 
 using namespace autodist;
 namespace fs = std::filesystem;
 
 namespace {
-std::string data(const std::string& rel) { return std::string(AUTODIST_TEST_DATA) + "/" + rel; }
-ModelConfig hub(const std::string& name) {
-  std::ifstream f(data("hub_configs/" + name + ".config.json"));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return parse_model_config(ss.str(), name);
-}
+using test::data;
+ModelConfig hub(const std::string& name) { return parse_model_config(test::hub_config_text(name), name); }
 }  // namespace
 
 TEST_CASE("transformers-4 Hub configs") {

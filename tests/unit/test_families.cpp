@@ -8,18 +8,13 @@
 
 #include "core/error.h"
 #include "model/family.h"
+#include "test_data.h"
 
 using namespace autodist;
 
 namespace {
-std::string data(const std::string& rel) { return std::string(AUTODIST_TEST_DATA) + "/" + rel; }
-std::string text(const std::string& name) {
-  std::ifstream f(data("hub_configs/" + name + ".config.json"));
-  REQUIRE(f.good());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using test::hub_config_text;
+std::string text(const std::string& name) { return hub_config_text(name); }
 ModelConfig hub(const std::string& name) { return parse_model_config(text(name), name); }
 // The config text with one key set (a JSON literal) added or replaced.
 ModelConfig with(const std::string& name, const std::string& key, const std::string& value) {

@@ -104,7 +104,8 @@ class CudaBackend final : public Backend {
   void enter() const;                    // makes device_ current on the calling thread
   void* grow(Scratch& s, size_t bytes);  // at least `bytes` of device scratch (waits for the stream to regrow)
   void check_sample_errors();            // rethrows what a sampling host function reported
-  // The largest slot and position + 1 of the step's rows, for the bounds of the caches a kernel touches.
+  // The largest slot + 1 and position + 1 of the step's rows (found once in on_begin_step), for the bounds of the
+  // caches and tables a kernel touches.
   void plan_extent(int64_t& slots, int64_t& positions) const;
 
   int device_ = 0;
@@ -115,6 +116,7 @@ class CudaBackend final : public Backend {
   size_t next_slot_ = 0;
   // The current step's plan on the device: ids, pos, slot [T], out_rows, out_ban [R] (int32).
   const int32_t *d_ids_ = nullptr, *d_pos_ = nullptr, *d_slot_ = nullptr, *d_out_ = nullptr;
+  int64_t plan_slots_ = 0, plan_positions_ = 0;
   CUevent_st* host_copy_ = nullptr;  // recorded after every to_host_async
   std::mutex marks_mu_;
   std::vector<CUevent_st*> marks_;

@@ -73,9 +73,10 @@ void CudaBackend::sample(Tensor logits, const Tensor& banned, const SamplingOpti
   AD_CHECK(tokens.numel() == R && logits.numel() == R * V, "sample: logits {} and tokens {} for {} output rows",
            logits.shape.str(), tokens.shape.str(), R);
   if (R == 0) return;
-  for (const int32_t r : p.out_rows)
-    AD_CHECK(p.slot[r] < slot_tokens.numel(), "sample: slot {} outside slot_tokens {}", p.slot[r],
-             slot_tokens.shape.str());
+  int64_t slots = 0, positions = 0;
+  plan_extent(slots, positions);
+  AD_CHECK(slots <= slot_tokens.numel(), "sample: slots up to {} outside slot_tokens {}", slots,
+           slot_tokens.shape.str());
   check_sample_errors();
   if (jobs_.empty())
     for (int i = 0; i < kSampleJobs; ++i) {

@@ -97,14 +97,17 @@ void CudaBackend::on_begin_step(const StepPlan& p) {
   d_pos_ = d + T;
   d_slot_ = d + 2 * T;
   d_out_ = d + 3 * T;
+  plan_slots_ = plan_positions_ = 0;
+  for (const AttnSegment& s : p.segs) {
+    plan_slots_ = std::max<int64_t>(plan_slots_, s.slot + 1);
+    plan_positions_ = std::max<int64_t>(plan_positions_, int64_t{s.start_pos} + s.len);
+  }
 }
 
 void CudaBackend::plan_extent(int64_t& slots, int64_t& positions) const {
-  slots = positions = 0;
-  for (const AttnSegment& s : plan().segs) {
-    slots = std::max<int64_t>(slots, s.slot + 1);
-    positions = std::max<int64_t>(positions, int64_t{s.start_pos} + s.len);
-  }
+  plan();  // refuses a call outside a step
+  slots = plan_slots_;
+  positions = plan_positions_;
 }
 
 void CudaBackend::add_positions(Tensor x, const Tensor& table, int64_t offset) {
