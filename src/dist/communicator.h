@@ -39,18 +39,25 @@ class Communicator {
   virtual std::unique_ptr<Communicator> split(int color, int key) = 0;
 
   // In place over buf.
-  virtual void all_reduce(Tensor buf, ReduceOp op = ReduceOp::Sum) = 0;
-  // recv holds size() blocks of send.numel() elements, rank-major.
+  void all_reduce(Tensor buf, ReduceOp op = ReduceOp::Sum) { all_reduce(buf, buf, op); }
+  // recv = the reduction over ranks of send (same count and dtype); recv == send is in place.
+  // In-place layouts below are nccl-tests': the two buffers alias, no copy is made.
+  virtual void all_reduce(const Tensor& send, Tensor recv, ReduceOp op) = 0;
+  // recv holds size() blocks of send.numel() elements, rank-major. In place: send is recv's block rank().
   virtual void all_gather(const Tensor& send, Tensor recv) = 0;
   // send holds size() blocks of recv.numel() elements; block r reduced lands on rank r.
+  // In place: recv is send's block rank() (send is overwritten).
   virtual void reduce_scatter(const Tensor& send, Tensor recv, ReduceOp op = ReduceOp::Sum) = 0;
   virtual void broadcast(Tensor buf, int root) = 0;
-  // recv significant on root only.
+  // recv significant on root only. In place: send == recv.
   virtual void reduce(const Tensor& send, Tensor recv, ReduceOp op, int root) = 0;
-  // recv (size() blocks) significant on root only.
+  // recv (size() blocks) significant on root only. In place: send is recv's block root.
   virtual void gather(const Tensor& send, Tensor recv, int root) = 0;
-  // send (size() blocks) significant on root only.
+  // send (size() blocks) significant on root only. In place: recv is send's block root.
   virtual void scatter(const Tensor& send, Tensor recv, int root) = 0;
+  // Sends `send` to dst while receiving `recv` from src (MPI_Sendrecv; with dst = rank + 1 and
+  // src = rank - 1 around a ring no rank waits for another to finish first).
+  virtual void sendrecv(const Tensor& send, int dst, Tensor recv, int src, int tag = 0) = 0;
   virtual void send(const Tensor& buf, int peer, int tag = 0) = 0;
   virtual void recv(Tensor buf, int peer, int tag = 0) = 0;
   virtual std::unique_ptr<CommRequest> isend(const Tensor& buf, int peer, int tag = 0) = 0;

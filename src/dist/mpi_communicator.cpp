@@ -268,12 +268,18 @@ std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) {
 
 // ---- checked, chunked primitives ----
 
-void MpiCommunicator::all_reduce(Tensor buf, ReduceOp op) {
-  require_host(buf, "all_reduce");
-  MPI_Datatype t = mpi_type(buf.dtype);
-  MPI_Op o = mpi_op(buf.dtype, op);
-  for_chunks(buf.numel(), [&](int64_t off, int c) {
-    check(MPI_Allreduce(MPI_IN_PLACE, at(buf.data, off, buf.dtype), c, t, o, as_comm(comm_)), "MPI_Allreduce");
+void MpiCommunicator::all_reduce(const Tensor& send, Tensor recv, ReduceOp op) {
+  require_host(send, "all_reduce");
+  require_host(recv, "all_reduce");
+  require_same_dtype(send, recv, "all_reduce");
+  AD_CHECK(send.numel() == recv.numel(), "all_reduce: send has {} elements, recv {}; they must match", send.numel(),
+           recv.numel());
+  const bool in_place = send.data == recv.data;
+  MPI_Datatype t = mpi_type(recv.dtype);
+  MPI_Op o = mpi_op(recv.dtype, op);
+  for_chunks(recv.numel(), [&](int64_t off, int c) {
+    const void* sb = in_place ? MPI_IN_PLACE : at(send.data, off, send.dtype);
+    check(MPI_Allreduce(sb, at(recv.data, off, recv.dtype), c, t, o, as_comm(comm_)), "MPI_Allreduce");
   });
 }
 
@@ -299,9 +305,7 @@ void MpiCommunicator::reduce_scatter(const Tensor& send, Tensor recv, ReduceOp o
            "reduce_scatter: send has {} elements, expected {} ranks x {} = {}", send.numel(), size_,
            recv.numel(), recv.numel() * size_);
   int n = block_count(recv.numel(), "MPI_Reduce_scatter_block");
-  check(MPI_Reduce_scatter_block(send.data, recv.data, n, mpi_type(send.dtype), mpi_op(send.dtype, op),
-                                 as_comm(comm_)),
-        "MPI_Reduce_scatter_block");
+  raw_reduce_scatter(send.data, recv.data, n, send.dtype, op);
 }
 
 void MpiCommunicator::broadcast(Tensor buf, int root) {
@@ -386,6 +390,19 @@ void MpiCommunicator::recv(Tensor buf, int peer, int tag) {
   });
 }
 
+void MpiCommunicator::sendrecv(const Tensor& send, int dst, Tensor recv, int src, int tag) {
+  require_host(send, "sendrecv");
+  require_host(recv, "sendrecv");
+  AD_CHECK(dst >= 0 && dst < size_ && src >= 0 && src < size_, "sendrecv: dst {} or src {} is outside [0, {})", dst,
+           src, size_);
+  AD_CHECK(send.numel() <= g_chunk && recv.numel() <= g_chunk,
+           "sendrecv: {} / {} elements exceed the MPI count limit ({}); split the tensors", send.numel(),
+           recv.numel(), g_chunk);
+  check(MPI_Sendrecv(send.data, int(send.numel()), mpi_type(send.dtype), dst, tag, recv.data, int(recv.numel()),
+                     mpi_type(recv.dtype), src, tag, as_comm(comm_), MPI_STATUS_IGNORE),
+        "MPI_Sendrecv");
+}
+
 std::unique_ptr<CommRequest> MpiCommunicator::isend(const Tensor& buf, int peer, int tag) {
   require_host(buf, "isend");
   AD_CHECK(peer >= 0 && peer < size_, "isend: peer {} is outside [0, {})", peer, size_);
@@ -436,34 +453,44 @@ bool MpiCommunicator::all_gather_idle(const Tensor& send, Tensor recv, double ti
 
 // ---- raw calls for comm-bench --baseline ----
 
-void MpiCommunicator::raw_all_reduce(void* buf, int64_t count, DType t, ReduceOp op) {
-  check(MPI_Allreduce(MPI_IN_PLACE, buf, int(count), mpi_type(t), mpi_op(t, op), as_comm(comm_)), "MPI_Allreduce");
+void MpiCommunicator::raw_all_reduce(const void* send, void* recv, int64_t count, DType t, ReduceOp op) {
+  check(MPI_Allreduce(send == recv ? MPI_IN_PLACE : send, recv, int(count), mpi_type(t), mpi_op(t, op),
+                      as_comm(comm_)),
+        "MPI_Allreduce");
 }
 void MpiCommunicator::raw_all_gather(const void* send, void* recv, int64_t count, DType t) {
-  check(MPI_Allgather(send, int(count), mpi_type(t), recv, int(count), mpi_type(t), as_comm(comm_)), "MPI_Allgather");
+  const void* sb = send == at(recv, count * rank_, t) ? MPI_IN_PLACE : send;
+  check(MPI_Allgather(sb, int(count), mpi_type(t), recv, int(count), mpi_type(t), as_comm(comm_)), "MPI_Allgather");
 }
-void MpiCommunicator::raw_reduce_scatter(const void* send, void* recv, int64_t count, DType t, ReduceOp op) {
-  check(MPI_Reduce_scatter_block(send, recv, int(count), mpi_type(t), mpi_op(t, op), as_comm(comm_)),
+// In place (recv = send's block rank): MPI_IN_PLACE leaves the result at the front of send, from
+// where it moves to this rank's block.
+void MpiCommunicator::raw_reduce_scatter(void* send, void* recv, int64_t count, DType t, ReduceOp op) {
+  const bool in_place = recv == at(send, count * rank_, t);
+  check(MPI_Reduce_scatter_block(in_place ? MPI_IN_PLACE : send, in_place ? send : recv, int(count), mpi_type(t),
+                                 mpi_op(t, op), as_comm(comm_)),
         "MPI_Reduce_scatter_block");
+  if (in_place && recv != send) std::memmove(recv, send, size_t(count) * dtype_size(t));
 }
 void MpiCommunicator::raw_broadcast(void* buf, int64_t count, DType t, int root) {
   check(MPI_Bcast(buf, int(count), mpi_type(t), root, as_comm(comm_)), "MPI_Bcast");
 }
 void MpiCommunicator::raw_reduce(const void* send, void* recv, int64_t count, DType t, ReduceOp op, int root) {
-  check(MPI_Reduce(send, recv, int(count), mpi_type(t), mpi_op(t, op), root, as_comm(comm_)), "MPI_Reduce");
+  const void* sb = rank_ == root && send == recv ? MPI_IN_PLACE : send;
+  check(MPI_Reduce(sb, recv, int(count), mpi_type(t), mpi_op(t, op), root, as_comm(comm_)), "MPI_Reduce");
 }
 void MpiCommunicator::raw_gather(const void* send, void* recv, int64_t count, DType t, int root) {
-  check(MPI_Gather(send, int(count), mpi_type(t), recv, int(count), mpi_type(t), root, as_comm(comm_)), "MPI_Gather");
+  const void* sb = rank_ == root && send == at(recv, count * root, t) ? MPI_IN_PLACE : send;
+  check(MPI_Gather(sb, int(count), mpi_type(t), recv, int(count), mpi_type(t), root, as_comm(comm_)), "MPI_Gather");
 }
 void MpiCommunicator::raw_scatter(const void* send, void* recv, int64_t count, DType t, int root) {
-  check(MPI_Scatter(send, int(count), mpi_type(t), recv, int(count), mpi_type(t), root, as_comm(comm_)),
+  void* rb = rank_ == root && recv == at(const_cast<void*>(send), count * root, t) ? MPI_IN_PLACE : recv;
+  check(MPI_Scatter(send, int(count), mpi_type(t), rb, int(count), mpi_type(t), root, as_comm(comm_)),
         "MPI_Scatter");
 }
-void MpiCommunicator::raw_send_recv(const void* send, void* recv, int64_t count, DType t, int peer, bool send_first) {
-  MPI_Comm c = as_comm(comm_);
-  if (send_first) check(MPI_Send(send, int(count), mpi_type(t), peer, 0, c), "MPI_Send");
-  check(MPI_Recv(recv, int(count), mpi_type(t), peer, 0, c, MPI_STATUS_IGNORE), "MPI_Recv");
-  if (!send_first) check(MPI_Send(send, int(count), mpi_type(t), peer, 0, c), "MPI_Send");
+void MpiCommunicator::raw_sendrecv(const void* send, int dst, void* recv, int src, int64_t count, DType t) {
+  check(MPI_Sendrecv(send, int(count), mpi_type(t), dst, 0, recv, int(count), mpi_type(t), src, 0, as_comm(comm_),
+                     MPI_STATUS_IGNORE),
+        "MPI_Sendrecv");
 }
 void MpiCommunicator::raw_isend_irecv(const void* send, void* recv, int64_t count, DType t, int peer) {
   MPI_Comm c = as_comm(comm_);

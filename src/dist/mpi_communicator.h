@@ -31,7 +31,8 @@ class MpiCommunicator final : public Communicator {
   std::string backend_name() const override { return "mpi"; }
   std::unique_ptr<Communicator> split(int color, int key) override;
 
-  void all_reduce(Tensor buf, ReduceOp op = ReduceOp::Sum) override;
+  using Communicator::all_reduce;
+  void all_reduce(const Tensor& send, Tensor recv, ReduceOp op) override;
   void all_gather(const Tensor& send, Tensor recv) override;
   void reduce_scatter(const Tensor& send, Tensor recv, ReduceOp op = ReduceOp::Sum) override;
   void broadcast(Tensor buf, int root) override;
@@ -40,6 +41,7 @@ class MpiCommunicator final : public Communicator {
   void scatter(const Tensor& send, Tensor recv, int root) override;
   void send(const Tensor& buf, int peer, int tag = 0) override;
   void recv(Tensor buf, int peer, int tag = 0) override;
+  void sendrecv(const Tensor& send, int dst, Tensor recv, int src, int tag = 0) override;
   std::unique_ptr<CommRequest> isend(const Tensor& buf, int peer, int tag = 0) override;
   std::unique_ptr<CommRequest> irecv(Tensor buf, int peer, int tag = 0) override;
   void barrier() override;
@@ -47,16 +49,17 @@ class MpiCommunicator final : public Communicator {
 
   // The bare MPI calls behind each comm-bench op, on this communicator's MPI_Comm: no argument
   // checks, no chunking (count must fit an int), only the return code checked. comm-bench
-  // --baseline times them beside the wrapper to measure its overhead.
-  void raw_all_reduce(void* buf, int64_t count, DType t, ReduceOp op);
+  // --baseline times them beside the wrapper to measure its overhead. Buffers that alias in the
+  // layouts of communicator.h pass MPI_IN_PLACE, as the wrapper does.
+  void raw_all_reduce(const void* send, void* recv, int64_t count, DType t, ReduceOp op);
   void raw_all_gather(const void* send, void* recv, int64_t count, DType t);
-  void raw_reduce_scatter(const void* send, void* recv, int64_t count, DType t, ReduceOp op);
+  void raw_reduce_scatter(void* send, void* recv, int64_t count, DType t, ReduceOp op);
   void raw_broadcast(void* buf, int64_t count, DType t, int root);
   void raw_reduce(const void* send, void* recv, int64_t count, DType t, ReduceOp op, int root);
   void raw_gather(const void* send, void* recv, int64_t count, DType t, int root);
   void raw_scatter(const void* send, void* recv, int64_t count, DType t, int root);
-  // MPI_Send then MPI_Recv (send_first) or the reverse, with one peer.
-  void raw_send_recv(const void* send, void* recv, int64_t count, DType t, int peer, bool send_first);
+  // MPI_Sendrecv: send to dst, receive from src.
+  void raw_sendrecv(const void* send, int dst, void* recv, int src, int64_t count, DType t);
   // MPI_Irecv, MPI_Isend, MPI_Wait on both.
   void raw_isend_irecv(const void* send, void* recv, int64_t count, DType t, int peer);
   void raw_barrier();

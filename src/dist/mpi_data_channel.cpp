@@ -32,17 +32,19 @@ class MpiDataChannel final : public Communicator {
 
   // Ring reduce-scatter: chunk c (of cs elements, the last ones padded) is summed along the ring starting at rank
   // c + 1, so after n - 1 steps rank r holds the reduced chunk r; then every rank gathers every chunk.
-  void all_reduce(Tensor buf, ReduceOp op = ReduceOp::Sum) override {
+  using Communicator::all_reduce;
+  void all_reduce(const Tensor& send, Tensor recv, ReduceOp op) override {
     const int n = size(), me = rank();
-    if (n == 1) return;
-    if (buf.dtype != DType::F32) return mpi_->all_reduce(buf, op);
-    AD_CHECK(buf.device == Device::CPU, "mpi data channel all_reduce: device buffers are not staged yet");
-    const int64_t count = buf.numel(), cs = (count + n - 1) / n;
+    if (n == 1 || send.dtype != DType::F32 || recv.dtype != DType::F32 || send.numel() != recv.numel())
+      return mpi_->all_reduce(send, recv, op);  // which also names what is wrong
+    AD_CHECK(send.device == Device::CPU && recv.device == Device::CPU,
+             "mpi data channel all_reduce: device buffers are not staged yet");
+    const int64_t count = recv.numel(), cs = (count + n - 1) / n;
     grow(static_cast<size_t>(3 * n * cs));
     float* work = scratch_.data();            // [n, cs] this rank's values, reduced in place
     float* incoming = work + n * cs;          // [cs]
     float* gathered = work + 2 * n * cs;      // [n, cs]
-    std::memcpy(work, buf.data, static_cast<size_t>(count) * sizeof(float));
+    std::memcpy(work, send.data, static_cast<size_t>(count) * sizeof(float));
     std::fill(work + count, work + n * cs, 0.0f);
     const int next = (me + 1) % n, prev = (me + n - 1) % n;
     for (int s = 0; s < n - 1; ++s) {
@@ -61,7 +63,7 @@ class MpiDataChannel final : public Communicator {
     const int mine = (me + 1) % n;
     mpi_->all_gather(Tensor(work + mine * cs, DType::F32, {cs}), Tensor(gathered, DType::F32, {n * cs}));
     // gathered holds rank q's chunk (q + 1) mod n at block q
-    auto* out = static_cast<float*>(buf.data);
+    auto* out = static_cast<float*>(recv.data);
     for (int q = 0; q < n; ++q) {
       const int64_t c = (q + 1) % n, lo = c * cs, len = std::clamp<int64_t>(count - lo, 0, cs);
       std::memcpy(out + lo, gathered + q * cs, static_cast<size_t>(len) * sizeof(float));
@@ -76,6 +78,9 @@ class MpiDataChannel final : public Communicator {
   void scatter(const Tensor& send, Tensor recv, int root) override { mpi_->scatter(send, recv, root); }
   void send(const Tensor& buf, int peer, int tag) override { mpi_->send(buf, peer, tag); }
   void recv(Tensor buf, int peer, int tag) override { mpi_->recv(buf, peer, tag); }
+  void sendrecv(const Tensor& send, int dst, Tensor recv, int src, int tag) override {
+    mpi_->sendrecv(send, dst, recv, src, tag);
+  }
   std::unique_ptr<CommRequest> isend(const Tensor& buf, int peer, int tag) override {
     return mpi_->isend(buf, peer, tag);
   }

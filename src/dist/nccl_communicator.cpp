@@ -95,10 +95,15 @@ class NcclCommunicator final : public Communicator {
     return std::make_unique<NcclCommunicator>(std::move(sub), be_);
   }
 
-  void all_reduce(Tensor buf, ReduceOp op) override {
-    require(buf, "all_reduce");
+  using Communicator::all_reduce;
+  void all_reduce(const Tensor& send, Tensor recv, ReduceOp op) override {
+    require(send, "all_reduce");
+    require(recv, "all_reduce");
+    same_dtype(send, recv, "all_reduce");
+    AD_CHECK(send.numel() == recv.numel(), "all_reduce: send has {} elements, recv {}; they must match",
+             send.numel(), recv.numel());
     issue_pending();
-    check(ncclAllReduce(buf.data, buf.data, count(buf), nccl_type(buf.dtype), nccl_op(op), comm(), stream()),
+    check(ncclAllReduce(send.data, recv.data, count(recv), nccl_type(recv.dtype), nccl_op(op), comm(), stream()),
           "ncclAllReduce");
   }
 
@@ -208,6 +213,19 @@ class NcclCommunicator final : public Communicator {
     peer_ok(peer, "recv");
     issue_pending();
     check(ncclRecv(buf.data, count(buf), nccl_type(buf.dtype), peer, comm(), stream()), "ncclRecv");
+  }
+
+  void sendrecv(const Tensor& send, int dst, Tensor recv, int src, int /*tag*/) override {
+    require(send, "sendrecv");
+    require(recv, "sendrecv");
+    peer_ok(dst, "sendrecv");
+    peer_ok(src, "sendrecv");
+    issue_pending();
+    ncclComm_t c = comm();
+    group("ncclSend/ncclRecv (sendrecv)", [&](ncclResult_t& first) {
+      note(first, ncclSend(send.data, count(send), nccl_type(send.dtype), dst, c, stream()));
+      note(first, ncclRecv(recv.data, count(recv), nccl_type(recv.dtype), src, c, stream()));
+    });
   }
 
   std::unique_ptr<CommRequest> isend(const Tensor& buf, int peer, int /*tag*/) override;

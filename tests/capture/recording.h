@@ -149,7 +149,10 @@ class RecordingComm final : public dist::Communicator {
   int size() const override { return in_->size(); }
   std::string backend_name() const override { return in_->backend_name(); }
   std::unique_ptr<dist::Communicator> split(int c, int k) override { return in_->split(c, k); }
-  void all_reduce(Tensor b, dist::ReduceOp op) override { rec("all_reduce", arg(b)), in_->all_reduce(b, op); }
+  using dist::Communicator::all_reduce;
+  void all_reduce(const Tensor& s, Tensor r, dist::ReduceOp op) override {
+    rec("all_reduce", s.data == r.data ? arg(r) : arg(s) + " " + arg(r)), in_->all_reduce(s, r, op);
+  }
   void all_gather(const Tensor& s, Tensor r) override { rec("all_gather", arg(s) + " " + arg(r)), in_->all_gather(s, r); }
   void reduce_scatter(const Tensor& s, Tensor r, dist::ReduceOp op) override {
     rec("reduce_scatter", arg(s) + " " + arg(r)), in_->reduce_scatter(s, r, op);
@@ -165,6 +168,9 @@ class RecordingComm final : public dist::Communicator {
   }
   void recv(Tensor b, int peer, int tag) override {
     rec("recv", fmt::format("{} {} {}", arg(b), peer, tag)), in_->recv(b, peer, tag);
+  }
+  void sendrecv(const Tensor& s, int dst, Tensor r, int src, int tag) override {
+    rec("sendrecv", fmt::format("{} {} {} {} {}", arg(s), dst, arg(r), src, tag)), in_->sendrecv(s, dst, r, src, tag);
   }
   std::unique_ptr<dist::CommRequest> isend(const Tensor& b, int peer, int tag) override {
     rec("isend", fmt::format("{} {} {}", arg(b), peer, tag));

@@ -216,3 +216,55 @@ TEST_CASE("gather-family blocks above the count limit are refused with a clear e
   CHECK_THROWS_AS(dist::set_mpi_chunk_elements(int64_t(INT_MAX) + 1), Error);
   world().barrier();  // nobody communicated above; line up before the next case
 }
+
+TEST_CASE("all_reduce out of place: recv gets the reduction, send is left as it was") {
+  const int r = world().rank(), n = world().size();
+  for (DType t : all_dtypes())
+    for (ReduceOp op : kOps)
+      for (int64_t count : awkward_counts()) {
+        Buf s(t, count), d(t, count);
+        fill(s, [&](int64_t i) { return r + i % 5; });
+        fill(d, [](int64_t) { return -1; });
+        world().all_reduce(s.tensor(), d.tensor(), op);
+        expect_all(d, [&](int64_t i) { return reduced(op, n, double(i % 5)); }, label("all_reduce out", t, op, count));
+        expect_all(s, [&](int64_t i) { return r + i % 5; }, label("all_reduce send kept", t, op, count));
+      }
+  Buf a(DType::F32, 4), b(DType::F32, 5);
+  CHECK_THROWS_WITH_AS(world().all_reduce(a.tensor(), b.tensor(), ReduceOp::Sum), doctest::Contains("must match"),
+                       Error);
+}
+
+TEST_CASE("in-place layouts: all_gather from recv's own block, reduce_scatter into send's own block") {
+  const int r = world().rank(), n = world().size();
+  for (ReduceOp op : kOps)
+    for (int64_t k : {int64_t(1), int64_t(7), int64_t(4099)}) {
+      Buf g(DType::F32, k * n);
+      fill(g, [](int64_t) { return -1; });
+      Tensor own = g.block(k * r, k);
+      for (int64_t i = 0; i < k; ++i) g.set(k * r + i, float(r + i % 5));
+      world().all_gather(own, g.tensor());
+      expect_all(g, [&](int64_t i) { return i / k + (i % k) % 5; }, label("all_gather in place", DType::F32, op, k));
+
+      Buf s(DType::F32, k * n);
+      fill(s, [&](int64_t i) { return r + i % 5; });
+      world().reduce_scatter(s.tensor(), s.block(k * r, k), op);
+      Buf mine(DType::F32, k);
+      for (int64_t i = 0; i < k; ++i) mine.set(i, s.get(k * r + i));
+      expect_all(mine, [&](int64_t i) { return reduced(op, n, double((k * r + i) % 5)); },
+                 label("reduce_scatter in place", DType::F32, op, k));
+    }
+}
+
+TEST_CASE("sendrecv around the ring: every rank sends to r+1 and receives from r-1 at once") {
+  const int r = world().rank(), n = world().size();
+  for (int64_t count : {int64_t(1), int64_t(1000), int64_t(300000)}) {  // eager and rendezvous sizes
+    Buf s(DType::F32, count), d(DType::F32, count);
+    fill(s, [&](int64_t i) { return r * 10 + i % 7; });
+    fill(d, [](int64_t) { return -1; });
+    world().sendrecv(s.tensor(), (r + 1) % n, d.tensor(), (r + n - 1) % n, 3);
+    const int prev = (r + n - 1) % n;
+    expect_all(d, [&](int64_t i) { return prev * 10 + i % 7; }, fmt::format("sendrecv count {}", count));
+  }
+  Buf s(DType::F32, 1);
+  CHECK_THROWS_WITH_AS(world().sendrecv(s.tensor(), n, s.tensor(), 0), doctest::Contains("outside"), Error);
+}
