@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/comm_bench.h"
+#include "dist/comm_bench_ops.h"
 #include "dist/mpi_env.h"
 
 namespace po = boost::program_options;
@@ -28,22 +29,45 @@ std::string fmt_time(double us) {
   return fmt::format("{:7.2f}", us);
 }
 
+constexpr const char* kStatistic =
+    "time: each rank's mean over the timed iterations (an untimed barrier starts each), max over ranks (IMB t_max); "
+    "avg: the mean over ranks (IMB t_avg)";
+
+// One column group per placement, as nccl-tests' out-of-place and in-place groups.
+std::string group_cols(bool baseline, const char* const* names) {
+  std::string s = fmt::format("  {:>5}  {:>8}  {:>8}  {:>6}  {:>6}  {:>6}", names[0], names[1], names[2], names[3],
+                              names[4], names[5]);
+  if (baseline) s += fmt::format("  {:>8}  {:>8}", names[6], names[7]);
+  return s;
+}
+
 std::string table_header(const dist::OpReport& rep, bool baseline) {
-  std::string s = fmt::format("#\n# {}: {}\n", rep.op, rep.busbw_note);
-  s += fmt::format("# {:>10}  {:>12}  {:>8}  {:>6}  {:>6}  {:>7}  {:>6}  {:>6}  {:>6}", "size", "count", "type",
-                   "redop", "root", "time", "algbw", "busbw", "#wrong");
-  if (baseline) s += fmt::format("  {:>7}  {:>8}", "raw", "wrap/raw");
-  s += fmt::format("\n# {:>10}  {:>12}  {:>8}  {:>6}  {:>6}  {:>7}  {:>6}  {:>6}  {:>6}", "(B)", "(elements)", "", "",
-                   "", "(us)", "(GB/s)", "(GB/s)", "");
-  if (baseline) s += fmt::format("  {:>7}  {:>8}", "(us)", "");
-  return s + "\n";
+  static const char* const kNames[] = {"iters", "time", "avg", "algbw", "busbw", "#wrong", "raw", "wrap/raw"};
+  static const char* const kUnits[] = {"", "(us)", "(us)", "(GB/s)", "(GB/s)", "", "(us)", ""};
+  const size_t width = group_cols(baseline, kNames).size();
+  std::string s = fmt::format("#\n# {}: {}\n# time = max over ranks (t_max), avg = mean over ranks (t_avg) of each "
+                              "rank's mean time per iteration\n", rep.op, rep.busbw_note);
+  const bool no_data = rep.no_data;
+  std::string groups = fmt::format("# {:>10}  {:>12}  {:>6}  {:>6}  {:>4}", "", "", "", "", "");
+  std::string names = fmt::format("# {:>10}  {:>12}  {:>6}  {:>6}  {:>4}", "size", "count", "type", "redop", "root");
+  std::string units = fmt::format("# {:>10}  {:>12}  {:>6}  {:>6}  {:>4}", "(B)", "(elements)", "", "", "");
+  for (unsigned p : rep.placements) {
+    groups += fmt::format("  {:^{}}", no_data ? "" : dist::placement_name(dist::Placement(p)), width - 2);
+    names += group_cols(baseline, kNames);
+    units += group_cols(baseline, kUnits);
+  }
+  auto rtrim = [](std::string x) { return x.erase(x.find_last_not_of(' ') + 1); };
+  return s + rtrim(groups) + "\n" + names + "\n" + rtrim(units) + "\n";
 }
 
 std::string table_row(const dist::BenchRow& r, bool baseline) {
-  std::string s = fmt::format("{:>12}  {:>12}  {:>8}  {:>6}  {:>6}  {}  {:6.2f}  {:6.2f}  {:>6}", r.bytes, r.count,
-                              dtype_name(r.dtype), r.redop, r.root, fmt_time(r.time_us), r.algbw, r.busbw,
-                              r.wrong < 0 ? std::string("N/A") : std::to_string(r.wrong));
-  if (baseline) s += fmt::format("  {}  {:8.3f}", fmt_time(r.raw_time_us), r.ratio);
+  std::string s =
+      fmt::format("{:>12}  {:>12}  {:>6}  {:>6}  {:>4}", r.bytes, r.count, dtype_name(r.dtype), r.redop, r.root);
+  for (const auto& t : r.times) {
+    s += fmt::format("  {:>5}  {:>8}  {:>8}  {:6.2f}  {:6.2f}  {:>6}", t.iters, fmt_time(t.time_us), fmt_time(t.avg_us),
+                     t.algbw, t.busbw, t.wrong < 0 ? std::string("N/A") : std::to_string(t.wrong));
+    if (baseline) s += fmt::format("  {:>8}  {:8.3f}", fmt_time(t.raw_time_us), t.ratio);
+  }
   return s + "\n";
 }
 
@@ -52,19 +76,34 @@ void write_csv(const std::string& dir, const std::vector<dist::OpReport>& reps, 
   std::string path = (std::filesystem::path(dir) / "comm_bench.csv").string();
   std::ofstream f(path);
   AD_CHECK(f.good(), "--output-dir: cannot write {}", path);
-  f << "backend,ranks,op,size_bytes,count,type,redop,root,time_us,algbw_gbps,busbw_gbps,wrong,raw_time_us,ratio\n";
+  f << "backend,ranks,op,placement,size_bytes,count,type,redop,root,iters,warmup,time_us,time_avg_us,time_min_us,"
+       "algbw_gbps,busbw_gbps,wrong,raw_time_us,raw_time_avg_us,ratio\n";
   for (const auto& rep : reps)
     for (const auto& r : rep.rows)
-      f << fmt::format("{},{},{},{},{},{},{},{},{:.3f},{:.4f},{:.4f},{},{:.3f},{:.4f}\n", backend, world, r.op, r.bytes,
-                       r.count, dtype_name(r.dtype), r.redop, r.root, r.time_us, r.algbw, r.busbw, r.wrong,
-                       r.raw_time_us, r.ratio);
+      for (const auto& t : r.times)
+        f << fmt::format("{},{},{},{},{},{},{},{},{},{},{},{:.3f},{:.3f},{:.3f},{:.4f},{:.4f},{},{:.3f},{:.3f},{:.4f}\n",
+                         backend, world, r.op, dist::placement_name(dist::Placement(t.placement)), r.bytes, r.count,
+                         dtype_name(r.dtype), r.redop, r.root, t.iters, t.warmup, t.time_us, t.avg_us, t.min_us,
+                         t.algbw, t.busbw, t.wrong, t.raw_time_us, t.raw_avg_us, t.ratio);
   AD_CHECK(f.good(), "--output-dir: error while writing {}", path);
 }
 
-int cmd_comm_bench(int argc, char** argv) {
-  auto& env = dist::MpiEnv::init();
-  const bool root0 = env.rank() == 0;
+// "auto" or a non-negative integer.
+int parse_count(const std::string& s, const char* flag, int auto_value) {
+  if (s == "auto") return auto_value;
+  size_t pos = 0;
+  long v = -1;
+  try {
+    v = std::stol(s, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  AD_CHECK(pos == s.size() && pos > 0 && v >= 0 && v <= 100000000, "{} '{}': expected auto or a count in [0, 1e8]",
+           flag, s);
+  return int(v);
+}
 
+int cmd_comm_bench(int argc, char** argv) {
   po::options_description desc(
       "autodist comm-bench: nccl-tests style sweep of every Communicator primitive\n"
       "  mpirun -np 4 autodist comm-bench --backend mpi --op all --check -b 8 -e 64M -f 2\n\noptions");
@@ -76,14 +115,19 @@ int cmd_comm_bench(int argc, char** argv) {
       ("minbytes,b", po::value<std::string>()->default_value("8"), "smallest size in bytes (K, M, G suffixes)")
       ("maxbytes,e", po::value<std::string>()->default_value("64M"), "largest size in bytes")
       ("stepfactor,f", po::value<int64_t>()->default_value(2), "size multiplication factor (integer > 1)")
-      ("iters,n", po::value<int>()->default_value(20), "timed iterations per size")
-      ("warmup,w", po::value<int>()->default_value(5), "untimed iterations per size")
+      ("iters,n", po::value<std::string>()->default_value("auto"),
+       "timed iterations per size: auto (as many as fit --time-budget, 5 to 1000) or N")
+      ("warmup,w", po::value<std::string>()->default_value("auto"),
+       "untimed iterations per size: auto (rounds of 1, 2, 4, ... for a tenth of the budget) or N")
+      ("time-budget", po::value<double>()->default_value(100), "milliseconds per size and placement for auto counts")
       ("check,c", po::bool_switch(), "validate every result; exit non-zero if any element is wrong")
       ("dtype,d", po::value<std::string>()->default_value("f32"), "f32 | bf16 | f16")
       ("redop", po::value<std::string>()->default_value("sum"), "sum | max | min (reducing ops)")
       ("root,r", po::value<int>()->default_value(0), "root rank of broadcast, scatter, gather, reduce")
       ("output-dir", po::value<std::string>(), "also write DIR/comm_bench.csv (rank 0)")
-      ("baseline", po::bool_switch(), "also time the raw MPI call; adds raw time and wrapper/raw ratio columns");
+      ("baseline", po::bool_switch(), "also time the raw MPI call; adds raw time and wrapper/raw ratio columns")
+      ("thread-level", po::value<std::string>()->default_value("single"),
+       "MPI thread level asked for: single (as IMB) | funneled | serialized | multiple (as the engine)");
   po::options_description hidden;
   // Test hook: corrupt one result element so a test proves that --check fails the run.
   hidden.add_options()("inject-error", po::bool_switch());
@@ -92,6 +136,9 @@ int cmd_comm_bench(int argc, char** argv) {
   po::variables_map vm;
   po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
   po::notify(vm);
+  // MPI starts after the options are read: the thread level is one of them.
+  auto& env = dist::MpiEnv::init(dist::parse_thread_level(vm["thread-level"].as<std::string>()));
+  const bool root0 = env.rank() == 0;
   if (vm.count("help")) {
     std::ostringstream ss;
     ss << desc << "\n";
@@ -113,8 +160,10 @@ int cmd_comm_bench(int argc, char** argv) {
   o.min_bytes = dist::parse_size(vm["minbytes"].as<std::string>(), "-b");
   o.max_bytes = dist::parse_size(vm["maxbytes"].as<std::string>(), "-e");
   o.step_factor = vm["stepfactor"].as<int64_t>();
-  o.iters = vm["iters"].as<int>();
-  o.warmup = vm["warmup"].as<int>();
+  o.iters = parse_count(vm["iters"].as<std::string>(), "--iters", 0);
+  AD_CHECK(vm["iters"].as<std::string>() == "auto" || o.iters >= 1, "--iters 0: need at least one timed iteration");
+  o.warmup = parse_count(vm["warmup"].as<std::string>(), "--warmup", -1);
+  o.budget_ms = vm["time-budget"].as<double>();
   o.check = vm["check"].as<bool>();
   o.baseline = vm["baseline"].as<bool>();
   o.dtype = parse_dtype(vm["dtype"].as<std::string>());
@@ -131,9 +180,12 @@ int cmd_comm_bench(int argc, char** argv) {
     std::string h = fmt::format(
         "# autodist comm-bench  backend: {}  ranks: {}  dtype: {}  redop: {}  root: {}\n"
         "# minBytes {} maxBytes {} step: {}(factor) warmup iters: {} iters: {} validation: {} baseline: {}\n"
-        "#\n# Using ranks\n",
+        "# MPI thread level: {}\n"
+        "# {}\n#\n# Using ranks\n",
         backend, env.world(), dtype_name(o.dtype), dist::reduce_op_name(o.redop), o.root, o.min_bytes, o.max_bytes,
-        o.step_factor, o.warmup, o.iters, o.check ? 1 : 0, o.baseline ? 1 : 0);
+        o.step_factor, o.warmup < 0 ? std::string("auto") : std::to_string(o.warmup),
+        o.iters <= 0 ? fmt::format("auto ({} ms per size)", o.budget_ms) : std::to_string(o.iters), o.check ? 1 : 0,
+        o.baseline ? 1 : 0, dist::thread_level_name(env.thread_level()), kStatistic);
     for (const auto& r : ranks) h += "#  " + r + "\n";
     for (const auto& n : notes) h += "# note: " + n + "\n";
     if (o.inject_error) h += "# note: test hook active: one result element is corrupted per size\n";
@@ -182,14 +234,13 @@ int cmd_comm_bench(int argc, char** argv) {
       rec.set("world", static_cast<int64_t>(env.world()));
       rec.set("comm", backend);
       rec.set("dtype", std::string(dtype_name(o.dtype)));
+      rec.set("thread_level", std::string(dist::thread_level_name(env.thread_level())));
       rec.set("op", vm["op"].as<std::string>());
       std::string hosts;
       for (auto& r : ranks) hosts += (hosts.empty() ? "" : ";") + r;
       rec.set("hosts", hosts);
       rec.has_comm = true;
-      for (auto& rep : reports)
-        for (auto& r : rep.rows)
-          rec.comm.push_back({r.op, r.bytes, r.count, dtype_name(r.dtype), r.time_us, r.algbw, r.busbw, r.wrong});
+      rec.comm = cli::comm_trace_rows(reports);
       auto g = trace::append_run((std::filesystem::path(dir) / "trace.h5").string(), rec);
       log::info("trace: run {} appended to {}/trace.h5", g, dir);
     }

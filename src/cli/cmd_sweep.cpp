@@ -37,7 +37,7 @@ const std::map<std::string, Kind>& param_kinds() {
       {"dtype", Kind::Str},        {"seed", Kind::Int},         {"cache_dir", Kind::Str},
       {"world", Kind::Int},        {"op", Kind::Str},           {"min_bytes", Kind::Str},
       {"max_bytes", Kind::Str},    {"step_factor", Kind::Int},  {"iters", Kind::Int},
-      {"warmup_iters", Kind::Int}, {"check", Kind::Bool}};
+      {"warmup_iters", Kind::Int}, {"check", Kind::Bool},       {"time_budget_ms", Kind::Int}};
   return k;
 }
 
@@ -275,8 +275,9 @@ void run_comm_point(const Sweep& s, const Point& q, dist::Communicator& sub, con
   o.min_bytes = dist::parse_size(q.get("min_bytes", "8"), "min_bytes");
   o.max_bytes = dist::parse_size(q.get("max_bytes", "1M"), "max_bytes");
   o.step_factor = q.num("step_factor", 2);
-  o.iters = static_cast<int>(q.num("iters", 20));
-  o.warmup = static_cast<int>(q.num("warmup_iters", 5));
+  o.iters = static_cast<int>(q.num("iters", 0));           // 0: from the time budget
+  o.warmup = static_cast<int>(q.num("warmup_iters", -1));  // -1: from the time budget
+  o.budget_ms = q.num("time_budget_ms", 100);
   o.check = q.get("check", "false") == "true";
   o.dtype = parse_dtype(q.get("dtype", "f32"));
   dist::resolve_bench_options(o, q.get("op", "all"), sub.size());
@@ -286,10 +287,7 @@ void run_comm_point(const Sweep& s, const Point& q, dist::Communicator& sub, con
   rec.set("world", static_cast<int64_t>(sub.size()));
   rec.set("comm", sub.backend_name());
   rec.has_comm = true;
-  for (auto& r : reps)
-    for (auto& row : r.rows)
-      rec.comm.push_back({row.op, row.bytes, row.count, dtype_name(row.dtype), row.time_us, row.algbw, row.busbw,
-                          row.wrong});
+  rec.comm = comm_trace_rows(reps);
   trace::append_run((std::filesystem::path(out_dir) / "trace.h5").string(), rec);
 }
 

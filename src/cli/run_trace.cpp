@@ -11,10 +11,23 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "dist/comm_bench_ops.h"
 #include "dist/communicator.h"
 #include "trace/chrome.h"
 
 namespace autodist::cli {
+
+std::vector<trace::CommRow> comm_trace_rows(const std::vector<dist::OpReport>& reports) {
+  std::vector<trace::CommRow> rows;
+  for (const auto& rep : reports)
+    for (const auto& r : rep.rows)
+      for (const auto& t : r.times) {
+        const bool suffix = rep.placements.size() > 1 && t.placement == dist::kInPlace;
+        rows.push_back({suffix ? r.op + "/inplace" : r.op, r.bytes, r.count, dtype_name(r.dtype), t.time_us, t.algbw,
+                        t.busbw, t.wrong});
+      }
+  return rows;
+}
 
 std::string argv_string(int argc, char** argv) {
   std::string s = "autodist";

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/run_options.h"
+#include "dist/comm_bench.h"
 #include "trace/h5.h"
 
 namespace autodist::cli {
@@ -16,6 +17,10 @@ std::string argv_string(int argc, char** argv);
 // Creates DIR if needed and checks that files can be written there (clear error otherwise), so a
 // run fails before its work rather than after.
 void check_output_dir(const std::string& dir);
+
+// The `comm` rows of a comm-bench run: one per (op, size, placement); the in-place rows of ops that
+// have both placements are named "OP/inplace".
+std::vector<trace::CommRow> comm_trace_rows(const std::vector<dist::OpReport>& reports);
 
 // One rank's metrics row from a generate result and its own events (sync time).
 trace::MetricRow metrics_of(int rank, const GenerateResult& r, double load_ms, size_t bytes_read,

@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/clock.h"
@@ -58,8 +60,10 @@ std::vector<std::string> resolve_bench_options(BenchOptions& o, const std::strin
            "from -b up to -e", o.min_bytes, o.max_bytes);
   AD_CHECK(o.step_factor > 1, "-f {}: the step factor must be an integer > 1 (sizes b, b*f, b*f^2, ... up to e)",
            o.step_factor);
-  AD_CHECK(o.iters >= 1, "--iters {}: need at least one timed iteration", o.iters);
-  AD_CHECK(o.warmup >= 0, "--warmup {}: must be >= 0", o.warmup);
+  AD_CHECK(o.iters >= 0, "--iters {}: need at least one timed iteration (or auto)", o.iters);
+  AD_CHECK(o.warmup >= -1, "--warmup {}: must be >= 0 (or auto)", o.warmup);
+  AD_CHECK(o.budget_ms > 0 && o.budget_ms <= 3.6e6, "--time-budget {}: expected milliseconds in (0, 3600000]",
+           o.budget_ms);
   AD_CHECK(o.dtype == DType::F32 || o.dtype == DType::BF16 || o.dtype == DType::F16,
            "--dtype {}: comm-bench supports f32, bf16 and f16", dtype_name(o.dtype));
   AD_CHECK(o.max_bytes / int64_t(dtype_size(o.dtype)) <= INT_MAX,
@@ -73,9 +77,10 @@ std::vector<std::string> resolve_bench_options(BenchOptions& o, const std::strin
     if (!skipped.empty()) {
       std::string list;
       for (const auto& s : skipped) list += (list.empty() ? "" : " and ") + s;
-      std::string why = fmt::format("{} pair rank r with rank r^1 and need an even number of ranks; this run has {}",
-                                    list, world);
-      AD_CHECK(all, "{} (run with an even -np, or leave them out of --op)", why);
+      std::string why = fmt::format("{} {} rank r with rank r^1 and {} an even number of ranks; this run has {}", list,
+                                    skipped.size() > 1 ? "pair" : "pairs", skipped.size() > 1 ? "need" : "needs",
+                                    world);
+      AD_CHECK(all, "{} (run with an even -np, or leave it out of --op)", why);
       notes.push_back("skipped " + why);
       o.ops = kept;
     }
@@ -108,12 +113,6 @@ void inject_error(const CollDesc& d, const BenchCtx& c, BenchBuffers& b) {
   else convert_from_f32(&bad, c.dtype, b.recv, 1);
 }
 
-double mean_us(const std::vector<int64_t>& ns) {
-  double s = 0;
-  for (int64_t v : ns) s += double(v);
-  return ns.empty() ? 0 : s / double(ns.size()) * 1e-3;
-}
-
 // Median over iterations of wrapper / raw, each pair timed back to back: a noisy (shared,
 // oversubscribed) machine moves both sides of a pair together, and the median drops the outliers
 // that dominate a ratio of means.
@@ -128,10 +127,132 @@ double median_ratio(const std::vector<int64_t>& a, const std::vector<int64_t>& b
   return (hi + *std::max_element(r.begin(), r.begin() + r.size() / 2)) / 2;
 }
 
+// Page-aligned host memory, as cudaMalloc and MPI_Alloc_mem give: a buffer at whatever offset
+// malloc leaves made Open MPI's shared-memory copies of 64 KiB blocks 4x slower in some runs
+// (measured on the 2-core VM: gather 48 us instead of 12), which a benchmark must not inherit.
+class PageBuffer {
+ public:
+  explicit PageBuffer(size_t bytes) {
+    const size_t n = (std::max<size_t>(bytes, 1) + 4095) / 4096 * 4096;
+    p_ = std::aligned_alloc(4096, n);
+    AD_CHECK(p_, "comm-bench: cannot allocate {} bytes for a buffer", n);
+    std::memset(p_, 0, n);  // touch every page before timing
+  }
+  ~PageBuffer() { std::free(p_); }
+  PageBuffer(const PageBuffer&) = delete;
+  PageBuffer& operator=(const PageBuffer&) = delete;
+  void* data() { return p_; }
+
+ private:
+  void* p_ = nullptr;
+};
+
+constexpr int kMinIters = 5, kMaxIters = 1000;  // automatic iteration counts (IMB: at most 1000)
+
+int64_t max_over_ranks(Communicator& comm, int64_t v) {
+  comm.all_reduce(Tensor(&v, DType::I64, Shape{1}), ReduceOp::Max);
+  return v;
+}
+
+// IMB's statistic over ranks of each rank's mean time per iteration: {max, mean, min} in us.
+std::array<double, 3> rank_stats(Communicator& comm, const std::vector<int64_t>& t) {
+  int64_t sum = 0;
+  for (int64_t v : t) sum += v;
+  int64_t mx[1] = {sum}, mn[1] = {-sum}, tot[1] = {sum};
+  comm.all_reduce(Tensor(mx, DType::I64, Shape{1}), ReduceOp::Max);
+  comm.all_reduce(Tensor(mn, DType::I64, Shape{1}), ReduceOp::Max);
+  comm.all_reduce(Tensor(tot, DType::I64, Shape{1}), ReduceOp::Sum);
+  const double per_us = 1e-3 / double(t.size());
+  return {double(mx[0]) * per_us, double(tot[0]) * per_us / comm.size(), double(-mn[0]) * per_us};
+}
+
+// Times one placement of one size: the checked run, the warm-up, the timed loop.
+BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, const BenchOptions& o,
+                   const BenchCtx& ctx, BenchBuffers& b, unsigned placement) {
+  BenchTimes r;
+  r.placement = placement;
+  // One checked run (it also warms the path up), then the raw call checked the same way.
+  d.init(ctx, b);
+  d.run(comm, ctx, b);
+  if (o.check) {
+    if (o.inject_error) inject_error(d, ctx, b);
+    int64_t w = d.check(ctx, b);
+    if (raw) {
+      d.init(ctx, b);
+      d.run_raw(*raw, ctx, b);
+      w += d.check(ctx, b);
+    }
+    comm.all_reduce(Tensor(&w, DType::I64, Shape{1}), ReduceOp::Sum);
+    r.wrong = w;
+  }
+  // k untimed loop iterations (barrier, call, and the raw call with --baseline); this rank's wall time.
+  auto loop = [&](int k) {
+    int64_t t0 = now_ns();
+    for (int i = 0; i < k; ++i) {
+      comm.barrier();
+      d.run(comm, ctx, b);
+      if (raw) {
+        comm.barrier();
+        d.run_raw(*raw, ctx, b);
+      }
+    }
+    return now_ns() - t0;
+  };
+  // Warm-up; when the iteration count is automatic it also estimates the time of one iteration
+  // (the slowest rank's, so every rank picks the same count).
+  const int64_t budget_ns = int64_t(o.budget_ms * 1e6);
+  int64_t per_iter_ns = 0;
+  if (o.warmup >= 0) {
+    r.warmup = o.warmup;
+    int64_t t = loop(o.warmup);
+    if (o.iters <= 0) per_iter_ns = o.warmup > 0 ? max_over_ranks(comm, t) / o.warmup : max_over_ranks(comm, loop(1));
+  } else {
+    int64_t spent = 0;
+    for (int k = 1;; k *= 2) {
+      int64_t t = max_over_ranks(comm, loop(k));
+      spent += t;
+      r.warmup += k;
+      per_iter_ns = t / k;
+      if (spent >= budget_ns / 10 || r.warmup >= kMaxIters) break;
+    }
+  }
+  r.iters = o.iters > 0 ? o.iters
+                        : int(std::clamp<int64_t>(per_iter_ns > 0 ? budget_ns / per_iter_ns : kMaxIters, kMinIters,
+                                                  kMaxIters));
+
+  std::vector<int64_t> t(size_t(r.iters)), traw(raw ? size_t(r.iters) : 0);
+  for (int it = 0; it < r.iters; ++it) {
+    auto time_raw = [&] {
+      comm.barrier();
+      int64_t t0 = now_ns();
+      d.run_raw(*raw, ctx, b);
+      traw[it] = now_ns() - t0;
+    };
+    bool raw_first = raw && (it & 1);  // alternate, so neither side always runs second
+    if (raw_first) time_raw();
+    comm.barrier();
+    int64_t t0 = now_ns();
+    d.run(comm, ctx, b);
+    t[it] = now_ns() - t0;
+    if (raw && !raw_first) time_raw();
+  }
+  auto st = rank_stats(comm, t);
+  r.time_us = st[0], r.avg_us = st[1], r.min_us = st[2];
+  if (raw) {
+    auto sr = rank_stats(comm, traw);
+    r.raw_time_us = sr[0], r.raw_avg_us = sr[1];
+    // The paired ratio compares the slowest rank of each iteration on both sides.
+    comm.all_reduce(Tensor(t.data(), DType::I64, Shape{r.iters}), ReduceOp::Max);
+    comm.all_reduce(Tensor(traw.data(), DType::I64, Shape{r.iters}), ReduceOp::Max);
+    r.ratio = median_ratio(t, traw);
+  }
+  return r;
+}
+
 OpReport run_op(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, const BenchOptions& o,
                 const BenchCallbacks& cb) {
-  const int n = comm.size();
-  const BenchCtx ctx{comm.rank(), n, o.dtype, o.redop, o.root, comm.rank() ^ 1};
+  const int n = comm.size(), me = comm.rank();
+  const BenchCtx ctx{me, n, o.dtype, o.redop, o.root, me ^ 1, (me + 1) % n, (me + n - 1) % n};
   const int64_t es = int64_t(dtype_size(o.dtype));
 
   std::vector<int64_t> sizes;
@@ -143,80 +264,45 @@ OpReport run_op(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, con
       if (s > o.max_bytes / o.step_factor) break;
     }
   }
-  // Buffers for the largest size (counts grow with size); uint64 storage for alignment.
+  // Buffers for the largest size (counts grow with size).
   BenchBuffers cap;
   d.counts(sizes.back() / es, n, cap);
-  std::vector<uint64_t> sbuf(size_t(cap.send_count * es / 8 + 1)), rbuf(size_t(cap.recv_count * es / 8 + 1));
+  PageBuffer sbuf(size_t(cap.send_count * es)), rbuf(size_t(cap.recv_count * es));
 
   OpReport rep;
   rep.op = d.name;
   rep.busbw_note = d.busbw_note;
+  rep.no_data = d.no_data;
+  for (unsigned p : {kOutOfPlace, kInPlace})
+    if (d.placements & p) rep.placements.push_back(p);
   if (cb.begin_op) cb.begin_op(rep);
+  double bw = 0;
+  int nbw = 0;
   for (int64_t size : sizes) {
-    BenchBuffers b;
-    b.send = sbuf.data();
-    b.recv = rbuf.data();
-    d.counts(size / es, n, b);
     BenchRow row;
     row.op = d.name;
-    row.bytes = std::max(b.send_count, b.recv_count) * es;
-    row.count = b.param_count;
     row.dtype = o.dtype;
     row.redop = d.uses_redop ? reduce_op_name(o.redop) : "none";
     row.root = d.uses_root ? o.root : -1;
-
-    // One checked run (it also warms the path up), then the raw call checked the same way.
-    d.init(ctx, b);
-    d.run(comm, ctx, b);
-    if (o.check) {
-      if (o.inject_error) inject_error(d, ctx, b);
-      int64_t w = d.check(ctx, b);
-      if (raw) {
-        d.init(ctx, b);
-        d.run_raw(*raw, ctx, b);
-        w += d.check(ctx, b);
-      }
-      comm.all_reduce(Tensor(&w, DType::I64, Shape{1}), ReduceOp::Sum);
-      row.wrong = w;
-      rep.wrong += w;
-    }
-    for (int i = 0; i < o.warmup; ++i) {
-      d.run(comm, ctx, b);
-      if (raw) d.run_raw(*raw, ctx, b);
-    }
-    std::vector<int64_t> t(size_t(o.iters)), traw(raw ? size_t(o.iters) : 0);
-    for (int it = 0; it < o.iters; ++it) {
-      auto time_raw = [&] {
-        comm.barrier();
-        int64_t t0 = now_ns();
-        d.run_raw(*raw, ctx, b);
-        traw[it] = now_ns() - t0;
-      };
-      bool raw_first = raw && (it & 1);  // alternate, so neither side always runs second
-      if (raw_first) time_raw();
-      comm.barrier();
-      int64_t t0 = now_ns();
-      d.run(comm, ctx, b);
-      t[it] = now_ns() - t0;
-      if (raw && !raw_first) time_raw();
-    }
-    // The slowest rank sets each iteration's time.
-    comm.all_reduce(Tensor(t.data(), DType::I64, Shape{o.iters}), ReduceOp::Max);
-    if (raw) comm.all_reduce(Tensor(traw.data(), DType::I64, Shape{o.iters}), ReduceOp::Max);
-
-    row.time_us = mean_us(t);
-    row.algbw = row.time_us > 0 ? double(row.bytes) / row.time_us * 1e-3 : 0;  // bytes/us -> GB/s
-    row.busbw = row.algbw * d.bus_factor(n);
-    if (raw) {
-      row.raw_time_us = mean_us(traw);
-      row.ratio = median_ratio(t, traw);
+    for (unsigned p : rep.placements) {
+      BenchBuffers b;
+      b.send = sbuf.data();
+      b.recv = rbuf.data();
+      d.counts(size / es, n, b);
+      if (p == kInPlace && d.place) d.place(ctx, b);
+      row.bytes = std::max(b.send_count, b.recv_count) * es;
+      row.count = b.param_count;
+      BenchTimes t = measure(comm, raw, d, o, ctx, b, p);
+      t.algbw = t.time_us > 0 ? double(row.bytes) / t.time_us * 1e-3 : 0;  // bytes/us -> GB/s
+      t.busbw = t.algbw * d.bus_factor(n);
+      if (t.wrong > 0) rep.wrong += t.wrong;
+      bw += t.busbw, ++nbw;
+      row.times.push_back(t);
     }
     rep.rows.push_back(row);
     if (cb.row) cb.row(row);
   }
-  double bw = 0;
-  for (const auto& r : rep.rows) bw += r.busbw;
-  rep.avg_busbw = rep.rows.empty() ? 0 : bw / double(rep.rows.size());
+  rep.avg_busbw = nbw ? bw / nbw : 0;
   if (cb.end_op) cb.end_op(rep);
   return rep;
 }

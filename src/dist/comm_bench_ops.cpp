@@ -81,29 +81,26 @@ double factor_allreduce(int n) { return 2.0 * (n - 1) / n; }               // re
 double factor_gather(int n) { return double(n - 1) / n; }                  // all_gather, reduce_scatter, gather, scatter
 double factor_zero(int) { return 0.0; }                                    // barrier moves no data
 
-// ---- sendrecv / isend_irecv: rank r exchanges c elements with r ^ 1; expect v(peer, i) ----
+// ---- sendrecv (ring, as nccl-tests and IMB Sendrecv): send to next, receive from prev; expect v(prev, i) ----
+// ---- isend_irecv: rank r exchanges with r ^ 1; expect v(peer, i) ----
 void init_pair(const BenchCtx& c, BenchBuffers& b) {
   int m = modulus(c);
-  fill(b.send, c.dtype, b.send_count, [&](int64_t i) { return bench_value(c.rank, i, m); });
   fill(b.recv, c.dtype, b.recv_count, [](int64_t) { return kPoison; });
+  fill(b.send, c.dtype, b.send_count, [&](int64_t i) { return bench_value(c.rank, i, m); });
+}
+int64_t check_ring(const BenchCtx& c, const BenchBuffers& b) {
+  int m = modulus(c);
+  return wrong(b.recv, c.dtype, b.recv_count, [&](int64_t i) { return bench_value(c.prev, i, m); });
 }
 int64_t check_pair(const BenchCtx& c, const BenchBuffers& b) {
   int m = modulus(c);
   return wrong(b.recv, c.dtype, b.recv_count, [&](int64_t i) { return bench_value(c.peer, i, m); });
 }
-// Blocking pair: the lower rank sends first, so rendezvous-size messages cannot deadlock.
 void run_sendrecv(Communicator& comm, const BenchCtx& c, BenchBuffers& b) {
-  Tensor s = view(b.send, c, b.param_count), r = view(b.recv, c, b.param_count);
-  if (c.rank < c.peer) {
-    comm.send(s, c.peer);
-    comm.recv(r, c.peer);
-  } else {
-    comm.recv(r, c.peer);
-    comm.send(s, c.peer);
-  }
+  comm.sendrecv(view(b.send, c, b.param_count), c.next, view(b.recv, c, b.param_count), c.prev);
 }
 void raw_sendrecv(MpiCommunicator& comm, const BenchCtx& c, BenchBuffers& b) {
-  comm.raw_send_recv(b.send, b.recv, b.param_count, c.dtype, c.peer, c.rank < c.peer);
+  comm.raw_sendrecv(b.send, c.next, b.recv, c.prev, b.param_count, c.dtype);
 }
 void run_isend_irecv(Communicator& comm, const BenchCtx& c, BenchBuffers& b) {
   auto rr = comm.irecv(view(b.recv, c, b.param_count), c.peer);
@@ -114,6 +111,14 @@ void run_isend_irecv(Communicator& comm, const BenchCtx& c, BenchBuffers& b) {
 void raw_isend_irecv(MpiCommunicator& comm, const BenchCtx& c, BenchBuffers& b) {
   comm.raw_isend_irecv(b.send, b.recv, b.param_count, c.dtype, c.peer);
 }
+
+// ---- in-place layouts (communicator.h): one buffer holds the input and the result ----
+char* block(void* p, const BenchCtx& c, int64_t blocks, int64_t k) {
+  return static_cast<char*>(p) + blocks * k * int64_t(dtype_size(c.dtype));
+}
+void place_same(const BenchCtx&, BenchBuffers& b) { b.send = b.recv; }                       // all_reduce, reduce
+void place_in_recv(const BenchCtx& c, BenchBuffers& b) { b.send = block(b.recv, c, c.rank, b.param_count); }
+void place_in_send(const BenchCtx& c, BenchBuffers& b) { b.recv = block(b.send, c, c.rank, b.param_count); }
 
 // ---- broadcast (in place in recv): the root holds v(root, i), the others -1; expect v(root, i) ----
 void init_broadcast(const BenchCtx& c, BenchBuffers& b) {
@@ -135,8 +140,8 @@ void raw_broadcast(MpiCommunicator& comm, const BenchCtx& c, BenchBuffers& b) {
 void init_scatter(const BenchCtx& c, BenchBuffers& b) {
   int m = modulus(c);
   int64_t k = b.param_count;
-  fill(b.send, c.dtype, b.send_count, [&](int64_t i) { return c.rank == c.root ? bench_value(int(i / k), i % k, m) : kPoison; });
   fill(b.recv, c.dtype, b.recv_count, [](int64_t) { return kPoison; });
+  fill(b.send, c.dtype, b.send_count, [&](int64_t i) { return c.rank == c.root ? bench_value(int(i / k), i % k, m) : kPoison; });
 }
 int64_t check_scatter(const BenchCtx& c, const BenchBuffers& b) {
   int m = modulus(c);
@@ -152,8 +157,8 @@ void raw_scatter(MpiCommunicator& comm, const BenchCtx& c, BenchBuffers& b) {
 // ---- send v(rank, i): gather and all_gather expect block s = v(s, i) ----
 void init_own(const BenchCtx& c, BenchBuffers& b) {
   int m = modulus(c);
-  fill(b.send, c.dtype, b.send_count, [&](int64_t i) { return bench_value(c.rank, i, m); });
   fill(b.recv, c.dtype, b.recv_count, [](int64_t) { return kPoison; });
+  fill(b.send, c.dtype, b.send_count, [&](int64_t i) { return bench_value(c.rank, i, m); });
 }
 int64_t check_blocks(const BenchCtx& c, const BenchBuffers& b) {
   int m = modulus(c);
@@ -186,19 +191,15 @@ void raw_reduce(MpiCommunicator& comm, const BenchCtx& c, BenchBuffers& b) {
   comm.raw_reduce(b.send, b.recv, b.param_count, c.dtype, c.op, c.root);
 }
 
-// ---- all_reduce (in place in recv): expect red_s v(s, i) everywhere ----
-void init_all_reduce(const BenchCtx& c, BenchBuffers& b) {
-  int m = modulus(c);
-  fill(b.recv, c.dtype, b.recv_count, [&](int64_t i) { return bench_value(c.rank, i, m); });
-}
+// ---- all_reduce: expect red_s v(s, i) everywhere ----
 int64_t check_all_reduce(const BenchCtx& c, const BenchBuffers& b) {
   return wrong(b.recv, c.dtype, b.recv_count, [&](int64_t i) { return reduced(c, i); });
 }
 void run_all_reduce(Communicator& comm, const BenchCtx& c, BenchBuffers& b) {
-  comm.all_reduce(view(b.recv, c, b.param_count), c.op);
+  comm.all_reduce(view(b.send, c, b.param_count), view(b.recv, c, b.param_count), c.op);
 }
 void raw_all_reduce(MpiCommunicator& comm, const BenchCtx& c, BenchBuffers& b) {
-  comm.raw_all_reduce(b.recv, b.param_count, c.dtype, c.op);
+  comm.raw_all_reduce(b.send, b.recv, b.param_count, c.dtype, c.op);
 }
 
 // ---- reduce_scatter: send = v(rank, j) over all n c elements; expect red_s v(s, rank c + i) ----
@@ -221,29 +222,34 @@ void raw_barrier(MpiCommunicator& comm, const BenchCtx&, BenchBuffers&) { comm.r
 
 }  // namespace
 
+const char* placement_name(Placement p) { return p == kInPlace ? "in-place" : "out-of-place"; }
+
 const std::vector<CollDesc>& coll_descs() {
-  // name, redop, root, pairwise, root_result, no_data, busbw note, counts, factor, init, check, run, raw
+  constexpr unsigned kOut = kOutOfPlace, kIn = kInPlace, kBoth = kOutOfPlace | kInPlace;
+  // name, redop, root, pairwise, root_result, no_data, placements, busbw note, counts, factor, place, init, check,
+  // run, raw
   static const std::vector<CollDesc> descs = {
-      {"sendrecv", false, false, true, false, false, "busbw = algbw (factor 1); rank r exchanges with r^1",
-       counts_same, factor_one, init_pair, check_pair, run_sendrecv, raw_sendrecv},
-      {"isend_irecv", false, false, true, false, false, "busbw = algbw (factor 1); rank r exchanges with r^1",
-       counts_same, factor_one, init_pair, check_pair, run_isend_irecv, raw_isend_irecv},
-      {"broadcast", false, true, false, false, false, "busbw = algbw (factor 1)", counts_same, factor_one,
-       init_broadcast, check_broadcast, run_broadcast, raw_broadcast},
-      {"scatter", false, true, false, false, false, "busbw = algbw x (n-1)/n", counts_scatter, factor_gather,
-       init_scatter, check_scatter, run_scatter, raw_scatter},
-      {"gather", false, true, false, true, false, "busbw = algbw x (n-1)/n", counts_gather, factor_gather, init_own,
-       check_gather, run_gather, raw_gather},
-      {"reduce", true, true, false, true, false, "busbw = algbw (factor 1)", counts_same, factor_one, init_own,
-       check_reduce, run_reduce, raw_reduce},
-      {"all_reduce", true, false, false, false, false, "busbw = algbw x 2(n-1)/n", counts_same, factor_allreduce,
-       init_all_reduce, check_all_reduce, run_all_reduce, raw_all_reduce},
-      {"all_gather", false, false, false, false, false, "busbw = algbw x (n-1)/n", counts_gather, factor_gather,
-       init_own, check_blocks, run_all_gather, raw_all_gather},
-      {"reduce_scatter", true, false, false, false, false, "busbw = algbw x (n-1)/n", counts_scatter, factor_gather,
-       init_own, check_reduce_scatter, run_reduce_scatter, raw_reduce_scatter},
-      {"barrier", false, false, false, false, true, "no data: time only", counts_none, factor_zero, init_none,
-       check_none, run_barrier, raw_barrier},
+      {"sendrecv", false, false, false, false, false, kOut,
+       "busbw = algbw (factor 1); rank r sends to r+1 and receives from r-1 at once (a ring)", counts_same,
+       factor_one, nullptr, init_pair, check_ring, run_sendrecv, raw_sendrecv},
+      {"isend_irecv", false, false, true, false, false, kOut, "busbw = algbw (factor 1); rank r exchanges with r^1",
+       counts_same, factor_one, nullptr, init_pair, check_pair, run_isend_irecv, raw_isend_irecv},
+      {"broadcast", false, true, false, false, false, kIn, "busbw = algbw (factor 1); one buffer (MPI_Bcast)",
+       counts_same, factor_one, nullptr, init_broadcast, check_broadcast, run_broadcast, raw_broadcast},
+      {"scatter", false, true, false, false, false, kBoth, "busbw = algbw x (n-1)/n", counts_scatter, factor_gather,
+       place_in_send, init_scatter, check_scatter, run_scatter, raw_scatter},
+      {"gather", false, true, false, true, false, kBoth, "busbw = algbw x (n-1)/n", counts_gather, factor_gather,
+       place_in_recv, init_own, check_gather, run_gather, raw_gather},
+      {"reduce", true, true, false, true, false, kBoth, "busbw = algbw (factor 1)", counts_same, factor_one,
+       place_same, init_own, check_reduce, run_reduce, raw_reduce},
+      {"all_reduce", true, false, false, false, false, kBoth, "busbw = algbw x 2(n-1)/n", counts_same,
+       factor_allreduce, place_same, init_own, check_all_reduce, run_all_reduce, raw_all_reduce},
+      {"all_gather", false, false, false, false, false, kBoth, "busbw = algbw x (n-1)/n", counts_gather,
+       factor_gather, place_in_recv, init_own, check_blocks, run_all_gather, raw_all_gather},
+      {"reduce_scatter", true, false, false, false, false, kBoth, "busbw = algbw x (n-1)/n", counts_scatter,
+       factor_gather, place_in_send, init_own, check_reduce_scatter, run_reduce_scatter, raw_reduce_scatter},
+      {"barrier", false, false, false, false, true, kOut, "no data: time only", counts_none, factor_zero, nullptr,
+       init_none, check_none, run_barrier, raw_barrier},
   };
   return descs;
 }

@@ -20,10 +20,16 @@ struct BenchCtx {
   DType dtype = DType::F32;
   ReduceOp op = ReduceOp::Sum;
   int root = 0;
-  int peer = 0;  // pair ops: rank ^ 1
+  int peer = 0;              // isend_irecv: rank ^ 1
+  int next = 0, prev = 0;    // sendrecv: (rank + 1) mod n and (rank - 1) mod n
 };
 
-// Host buffers sized for the largest size of the sweep; the counts are this size's.
+// Which buffer layouts an op is timed with; each is a column group of the table.
+enum Placement : unsigned { kOutOfPlace = 1, kInPlace = 2 };
+const char* placement_name(Placement p);  // "out-of-place", "in-place"
+
+// Host buffers sized for the largest size of the sweep; the counts are this size's. Out of place,
+// send and recv are separate allocations; in place, CollDesc::place points one into the other.
 struct BenchBuffers {
   void* send = nullptr;
   void* recv = nullptr;
@@ -37,11 +43,15 @@ struct CollDesc {
   bool pairwise;     // rank r works with r ^ 1: needs an even number of ranks
   bool root_result;  // the checked result lives on the root only (reduce, gather)
   bool no_data;      // barrier: one row, no size sweep
+  unsigned placements;  // Placement bits: out-of-place, in-place or both (nccl-tests' two column groups)
   const char* busbw_note;  // the busbw factor, in words, for the table header
   // From `count` elements (size / dtype size) to the buffer counts, as nccl-tests'
   // getCollByteCount: per-rank blocks are count / n, so the size column is the larger buffer.
   void (*counts)(int64_t count, int n, BenchBuffers& b);
   double (*bus_factor)(int n);  // busbw = algbw x factor (nccl-tests doc/PERFORMANCE.md)
+  // In place: aliases the buffers in the layout of communicator.h (nullptr: the op has one buffer).
+  void (*place)(const BenchCtx& c, BenchBuffers& b);
+  // Writes the poison into the outputs first, then the inputs, so aliased inputs survive.
   void (*init)(const BenchCtx& c, BenchBuffers& b);
   int64_t (*check)(const BenchCtx& c, const BenchBuffers& b);  // wrong elements on this rank
   void (*run)(Communicator& comm, const BenchCtx& c, BenchBuffers& b);

@@ -20,7 +20,7 @@ endforeach()
 # comm-bench: every op, checked, on 4 ranks (short sweep); 3 ranks in bf16 with max, root 2 and
 # the raw-MPI baseline (the pair ops are skipped on an odd world); one rank without mpirun.
 add_test(NAME comm_bench_all_np4
-         COMMAND ${MPIRUN} -np 4 ${AUTODIST_BIN} comm-bench --backend mpi --op all --check -b 8 -e 1M)
+         COMMAND ${MPIRUN} -np 4 ${AUTODIST_BIN} comm-bench --backend mpi --op all --check -b 8 -e 1M --time-budget 20)
 add_test(NAME comm_bench_bf16_np3
          COMMAND ${MPIRUN} -np 3 ${AUTODIST_BIN} comm-bench --op all --check --dtype bf16 --redop max --root 2
                  -b 8 -e 64K -f 4 --iters 5 --warmup 1 --baseline)
@@ -31,6 +31,26 @@ set_tests_properties(comm_bench_all_np4 comm_bench_bf16_np3 comm_bench_singleton
                      ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 600 FAIL_REGULAR_EXPRESSION "FAILED")
 set_tests_properties(comm_bench_all_np4 PROPERTIES PROCESSORS 4)
 set_tests_properties(comm_bench_bf16_np3 PROPERTIES PROCESSORS 3)
+
+# The ring sendrecv (any number of ranks) and both placements of every op that has them, in the CSV
+# with --check, at 2, 3 and 4 ranks (isend_irecv pairs ranks, so not at 3).
+set(CB_PLACED "sendrecv:out-of-place broadcast:in-place barrier:out-of-place")
+foreach(op scatter gather reduce all_reduce all_gather reduce_scatter)
+  string(APPEND CB_PLACED " ${op}:out-of-place ${op}:in-place")
+endforeach()
+foreach(np 2 3 4)
+  math(EXPR last "${np} - 1")
+  set(want "${CB_PLACED}")
+  if(NOT np EQUAL 3)
+    string(APPEND want " isend_irecv:out-of-place")
+  endif()
+  add_test(NAME comm_bench_placements_np${np}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/comm_bench_csv.sh ${CMAKE_CURRENT_BINARY_DIR}/comm_bench_np${np}
+                   "${want}" ${MPIRUN} -np ${np} ${AUTODIST_BIN} comm-bench --op all -b 4 -e 300K -f 9 --iters 3
+                   --warmup 1 --root ${last})
+  set_tests_properties(comm_bench_placements_np${np} PROPERTIES ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 300
+                       PROCESSORS ${np})
+endforeach()
 
 # --check must fail the run when a result is wrong (test hook: one corrupted element per size).
 add_test(NAME comm_bench_inject_error
@@ -49,7 +69,12 @@ comm_bench_bad(unknown_op 2 "unknown op 'allreduce'" --op all_reduce,allreduce)
 comm_bench_bad(reversed_range 2 "size range reversed" -b 1M -e 8)
 comm_bench_bad(factor 2 "step factor must be an integer > 1" -f 1)
 comm_bench_bad(root 2 "--root 2 is outside \\[0, 2\\)" --op broadcast --root 2)
-comm_bench_bad(odd_sendrecv 3 "sendrecv pair rank r with rank r\\^1 and need an even number of ranks" --op sendrecv)
+comm_bench_bad(odd_isend_irecv 3 "isend_irecv pairs rank r with rank r\\^1 and needs an even number of ranks"
+               --op isend_irecv)
+comm_bench_bad(iters_zero 2 "--iters 0: need at least one timed iteration" --iters 0)
+comm_bench_bad(iters_junk 2 "--iters 'ten': expected auto or a count" --iters ten)
+comm_bench_bad(budget 2 "--time-budget 0: expected milliseconds" --time-budget 0)
+comm_bench_bad(thread_level 2 "unknown MPI thread level 'many'" --thread-level many)
 comm_bench_bad(size_suffix 2 "-e '64X'" -e 64X)
 comm_bench_bad(dtype 2 "unknown dtype 'f64'" --dtype f64)
 comm_bench_bad(redop 2 "unknown reduce op 'prod'" --redop prod)

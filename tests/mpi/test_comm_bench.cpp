@@ -31,11 +31,17 @@ TEST_CASE("comm-bench: option checks name what is wrong") {
   o.root = 4;
   CHECK_THROWS_WITH_AS(dist::resolve_bench_options(o, "broadcast", 4), doctest::Contains("--root 4"), Error);
   o = {};
-  CHECK_THROWS_WITH_AS(dist::resolve_bench_options(o, "sendrecv", 3), doctest::Contains("even number of ranks"), Error);
+  CHECK_THROWS_WITH_AS(dist::resolve_bench_options(o, "isend_irecv", 3), doctest::Contains("even number of ranks"),
+                       Error);
+  o = {};
+  dist::resolve_bench_options(o, "sendrecv", 3);  // a ring: any number of ranks
+  o = {};
+  o.budget_ms = 0;
+  CHECK_THROWS_WITH_AS(dist::resolve_bench_options(o, "all_reduce", 4), doctest::Contains("--time-budget"), Error);
   o = {};
   auto notes = dist::resolve_bench_options(o, "all", 3);
   CHECK(notes.size() == 1);
-  CHECK(o.ops.size() == 8);  // all but sendrecv and isend_irecv
+  CHECK(o.ops.size() == 9);  // all but isend_irecv
   o = {};
   dist::resolve_bench_options(o, "all", 4);
   CHECK(o.ops.size() == 10);
@@ -56,7 +62,20 @@ TEST_CASE("comm-bench: every op and dtype checks clean; an injected error is cou
         INFO(rep.op, " ", std::string(dtype_name(t)));
         CHECK(rep.wrong == 0);
         CHECK(rep.rows.size() == (rep.op == "barrier" ? 1u : 5u));  // 4, 28, 196, 1372, 9604 bytes
-        for (const auto& row : rep.rows) CHECK(row.time_us > 0);
+        const size_t groups = rep.op == "sendrecv" || rep.op == "isend_irecv" || rep.op == "broadcast" ||
+                                      rep.op == "barrier" ? 1 : 2;
+        CHECK(rep.placements.size() == groups);
+        for (const auto& row : rep.rows) {
+          REQUIRE(row.times.size() == groups);
+          for (const auto& t : row.times) {
+            CHECK(t.iters == 2);
+            CHECK(t.wrong == 0);
+            CHECK(t.min_us > 0);
+            CHECK(t.min_us <= t.avg_us);
+            CHECK(t.avg_us <= t.time_us);
+            CHECK(t.raw_time_us > 0);
+          }
+        }
       }
     }
   dist::BenchOptions o;
@@ -65,6 +84,29 @@ TEST_CASE("comm-bench: every op and dtype checks clean; an injected error is cou
   auto reps = dist::run_comm_bench(world(), o, {});
   for (const auto& rep : reps) {
     INFO(rep.op);
-    CHECK(rep.wrong == int64_t(rep.rows.size()));  // one corrupted element per size
+    CHECK(rep.wrong == int64_t(2 * rep.rows.size()));  // one corrupted element per size and placement
   }
+}
+
+TEST_CASE("comm-bench: automatic iteration counts follow the time budget") {
+  const int n = world().size();
+  dist::BenchOptions o;
+  o.min_bytes = 8, o.max_bytes = 8;
+  o.budget_ms = 20;
+  dist::resolve_bench_options(o, "all_reduce,barrier", n);
+  auto reps = dist::run_comm_bench(world(), o, {});
+  for (const auto& rep : reps)
+    for (const auto& row : rep.rows)
+      for (const auto& t : row.times) {
+        INFO(rep.op);
+        CHECK(t.warmup >= 1);
+        CHECK(t.iters >= 5);
+        CHECK(t.iters <= 1000);
+        // the loop fits the budget unless the floor of 5 iterations forces more
+        CHECK((t.iters == 5 || t.iters * t.time_us * 1e-3 <= 2.0 * o.budget_ms));
+      }
+  o.iters = 3, o.warmup = 0;
+  reps = dist::run_comm_bench(world(), o, {});
+  CHECK(reps[0].rows[0].times[0].iters == 3);
+  CHECK(reps[0].rows[0].times[0].warmup == 0);
 }

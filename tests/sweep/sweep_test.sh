@@ -56,7 +56,7 @@ for r in runs:
     sizes = sorted(set(c["bytes"].tolist()))
     print(a["name"], a["world"], ops, sizes, "busbw max %.3f" % c["busbw"].max())
     assert str(a["status"]) == "ok" and int(a["world"]) in (2, 4)
-    assert ops == {str(a["op"])}, ops
+    assert ops == {str(a["op"]), str(a["op"]) + "/inplace"}, ops  # both placements (docs/trace-format.md)
     assert sizes == [64, 256, 1024, 4096, 16384, 65536], sizes
     assert (c["time_us"] > 0).all() and (c["busbw"] > 0).all() and (c["wrong"] == 0).all()
 PY
