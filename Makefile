@@ -1,4 +1,4 @@
-# autodist front door. `make deps` once on a fresh Debian machine, then `make test` or `make run`.
+# autodist front door. `make deps` once on a fresh Debian machine, then `make test`, `make run` or `make chat`.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 # The CUDA backend is compiled wherever nvcc is, on PATH or in the toolkit's usual prefix (CI has no GPU
@@ -9,7 +9,7 @@ BIN := $(BUILD)/autodist
 export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 
-.PHONY: all deps build test run bench report clean
+.PHONY: all deps build test run chat bench report clean
 
 all: build
 
@@ -26,8 +26,14 @@ build: $(BUILD)/build.ninja
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
 
-# The main job on the embedded default: a tiny synthetic model with the real Qwen3 vocabulary.
+# The demo (scripts/demo.sh, ~10 s on 2 cores): a tiny synthetic model with the real Qwen3 vocabulary, one prompt
+# generated greedily on 1 rank, tp 2, pp 2 and SP+PP (pairwise, ring) into one trace; checks that every layout gives
+# the same tokens and renders notebooks_out/demo/index.html.
 run: build
+	scripts/demo.sh $(BIN) $(BUILD)/demo notebooks_out/demo
+
+# Single-rank chat on the same tiny model: random weights, so random multilingual text.
+chat: build
 	$(BIN) synth --preset tiny --out $(BUILD)/models/tiny --seed 1
 	$(BIN) generate --model $(BUILD)/models/tiny --tokenizer data/tokenizers/qwen3 --chat \
 	  --prompt "Explain tensor parallelism in one sentence." --max-output-length 24 --temperature 0.7 \
