@@ -153,6 +153,7 @@ void Engine::step_loop(Sequences& sq, Scheduler& sched, const GenerateOptions& o
                        int64_t& prefill_end) {
   StageExecutor& ex = decoder();
   const bool last = ex.role().last;
+  const bool sp_prefilled = prefill_end >= 0;  // SP+PP: the prefill (and its tokens) are done already
   // Every rank walks the same (step, micro-batch) order; the pipeline overlaps because a stage sends micro-batch m
   // on and starts m+1 while the next stage works on m (fill-drain in the prefill, up to pp micro-batches in flight
   // in the decode). Stages before the last learn m's tokens when they next need them.
@@ -162,8 +163,10 @@ void Engine::step_loop(Sequences& sq, Scheduler& sched, const GenerateOptions& o
       const auto& prev = sched.members(m);  // the sequences of m's previous step
       if (!last && !prev.empty()) {
         recv_tokens_.resize(prev.size());
-        ex.recv_tokens(m, recv_tokens_.data(), static_cast<int64_t>(prev.size()));
+        const int64_t got = ex.recv_tokens(m, recv_tokens_.data(), static_cast<int64_t>(prev.size()));
         for (size_t i = 0; i < prev.size(); ++i) sq.accept(prev[i], recv_tokens_[i]);
+        // A stage before the last has its first tokens only now: its time to first token ends here.
+        if (step == 1 && !sp_prefilled) prefill_end = got;
       }
       if (!sched.next(m, plan_)) continue;
       any = true;

@@ -89,8 +89,9 @@ void StageExecutor::send_tokens(int b, int64_t n) {
   });
 }
 
-void StageExecutor::recv_tokens(int b, int32_t* dst, int64_t n) {
-  tl_.timed(Counter::PpComm, [&] { pp_ctrl_->recv(Tensor(dst, DType::I32, {n}), role_.last_stage, kTokenTag + b); });
+int64_t StageExecutor::recv_tokens(int b, int32_t* dst, int64_t n) {
+  return tl_.timed(Counter::PpComm, [&] { pp_ctrl_->recv(Tensor(dst, DType::I32, {n}), role_.last_stage, kTokenTag + b); })
+      .second;
 }
 
 void StageExecutor::wait_send(size_t b) {

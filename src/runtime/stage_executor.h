@@ -62,7 +62,8 @@ class StageExecutor {
   // The n tokens of buffer b from the last stage to every other stage of the pp group (control channel): the last
   // stage sends them, every other stage receives them into dst.
   void send_tokens(int b, int64_t n);
-  void recv_tokens(int b, int32_t* dst, int64_t n);
+  // Returns the timeline mark taken when the tokens had arrived.
+  int64_t recv_tokens(int b, int32_t* dst, int64_t n);
   // Waits for every activation send still in flight.
   void drain();
   int buffers() const { return static_cast<int>(act_.size()); }

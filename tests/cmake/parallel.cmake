@@ -76,3 +76,12 @@ set_tests_properties(parallel_gpt2-tiny_pp2_equal_params PROPERTIES FIXTURES_REQ
                      ENVIRONMENT "${MPIRUN_ENV}")
 set_tests_properties(parallel_opt-tiny_tp2pp2_layers21 PROPERTIES FIXTURES_REQUIRED single_opt-tiny TIMEOUT 300
                      ENVIRONMENT "${MPIRUN_ENV}")
+
+# Time to first token on a stage before the last ends when the first tokens arrive from the last stage.
+foreach(mb 1 2)
+  add_test(NAME pp_ttft_first_stage_mb${mb}
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/pp_ttft.sh ${CMAKE_CURRENT_BINARY_DIR}/pp_ttft_mb${mb} ${mb}
+                   ${MPIRUN} -np 2 ${AUTODIST_BIN} generate --model ${Q3} --prompt-ids 1,2,3,4,5 --batch-size 2
+                   --pp 2 --max-output-length 4)
+  set_tests_properties(pp_ttft_first_stage_mb${mb} PROPERTIES ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 120 PROCESSORS 2)
+endforeach()
