@@ -8,7 +8,8 @@ exact=""
 if [ "$1" = "--exact" ]; then exact=1; shift; fi
 want="$1"; shift
 if [ -n "$exact" ]; then
-  out=$("$@"; echo x); rc=$?
+  # The x keeps trailing newlines; the command's status is kept before echo runs.
+  out=$("$@"; rc=$?; echo x; exit $rc); rc=$?
   out=${out%x}
 else
   out=$("$@" 2>&1); rc=$?
