@@ -149,8 +149,8 @@ class PageBuffer {
 
 constexpr int kMinIters = 5, kMaxIters = 1000;  // automatic iteration counts (IMB: at most 1000)
 
-int64_t max_over_ranks(Communicator& comm, int64_t v) {
-  comm.all_reduce(Tensor(&v, DType::I64, Shape{1}), ReduceOp::Max);
+int64_t over_ranks(Communicator& comm, int64_t v, ReduceOp op) {
+  comm.all_reduce(Tensor(&v, DType::I64, Shape{1}), op);
   return v;
 }
 
@@ -158,12 +158,10 @@ int64_t max_over_ranks(Communicator& comm, int64_t v) {
 std::array<double, 3> rank_stats(Communicator& comm, const std::vector<int64_t>& t) {
   int64_t sum = 0;
   for (int64_t v : t) sum += v;
-  int64_t mx[1] = {sum}, mn[1] = {-sum}, tot[1] = {sum};
-  comm.all_reduce(Tensor(mx, DType::I64, Shape{1}), ReduceOp::Max);
-  comm.all_reduce(Tensor(mn, DType::I64, Shape{1}), ReduceOp::Max);
-  comm.all_reduce(Tensor(tot, DType::I64, Shape{1}), ReduceOp::Sum);
   const double per_us = 1e-3 / double(t.size());
-  return {double(mx[0]) * per_us, double(tot[0]) * per_us / comm.size(), double(-mn[0]) * per_us};
+  return {double(over_ranks(comm, sum, ReduceOp::Max)) * per_us,
+          double(over_ranks(comm, sum, ReduceOp::Sum)) * per_us / comm.size(),
+          double(over_ranks(comm, sum, ReduceOp::Min)) * per_us};
 }
 
 // Times one placement of one size: the checked run, the warm-up, the timed loop.
@@ -182,8 +180,7 @@ BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, 
       d.run_raw(*raw, ctx, b);
       w += d.check(ctx, b);
     }
-    comm.all_reduce(Tensor(&w, DType::I64, Shape{1}), ReduceOp::Sum);
-    r.wrong = w;
+    r.wrong = over_ranks(comm, w, ReduceOp::Sum);
   }
   // k untimed loop iterations (barrier, call, and the raw call with --baseline); this rank's wall time.
   auto loop = [&](int k) {
@@ -205,11 +202,12 @@ BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, 
   if (o.warmup >= 0) {
     r.warmup = o.warmup;
     int64_t t = loop(o.warmup);
-    if (o.iters <= 0) per_iter_ns = o.warmup > 0 ? max_over_ranks(comm, t) / o.warmup : max_over_ranks(comm, loop(1));
+    if (o.iters <= 0) per_iter_ns = o.warmup > 0 ? over_ranks(comm, t, ReduceOp::Max) / o.warmup
+                                         : over_ranks(comm, loop(1), ReduceOp::Max);
   } else {
     int64_t spent = 0;
     for (int k = 1;; k *= 2) {
-      int64_t t = max_over_ranks(comm, loop(k));
+      int64_t t = over_ranks(comm, loop(k), ReduceOp::Max);
       spent += t;
       r.warmup += k;
       per_iter_ns = t / k;
