@@ -17,10 +17,12 @@ deps:
 	scripts/install_deps.sh
 	scripts/fetch_tokenizers.sh
 
-$(BUILD)/build.ninja:
+# Configured once with Ninja; a build folder made by a plain `cmake -S . -B build` (Unix Makefiles, as CI does
+# first) is reused as it is.
+$(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
 
-build: $(BUILD)/build.ninja
+build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
