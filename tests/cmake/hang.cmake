@@ -45,3 +45,12 @@ add_test(NAME hang_comm_timeout_bad
          COMMAND ${EXPECT_FAIL} "--comm-timeout must be a positive number of seconds, got 0"
                  ${AUTODIST_BIN} generate --model ${HANG_Q3} --prompt-ids 1 --comm-timeout 0)
 set_tests_properties(hang_comm_timeout_bad PROPERTIES TIMEOUT 60)
+
+# Sweeps whose point stalls (rank 1 stops): recorded as failed, with the comm-timeout message or the timeout_s
+# reason, and the sweep ends non-zero (tests/hang/sweep_stall.sh).
+foreach(case comm_timeout timeout_s)
+  add_test(NAME hang_sweep_${case} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/hang/sweep_stall.sh ${AUTODIST_BIN} ${case}
+                   ${CMAKE_CURRENT_BINARY_DIR}/hang_sweep_${case})
+  set_tests_properties(hang_sweep_${case} PROPERTIES ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 150 PROCESSORS 2
+                       LABELS mpi)
+endforeach()
