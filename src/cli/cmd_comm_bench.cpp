@@ -11,10 +11,12 @@
 #include "cli/run_trace.h"
 #include "trace/h5.h"
 #include "cli/run_guard.h"
+#include "cli/run_options.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/comm_bench.h"
 #include "dist/comm_bench_ops.h"
+#include "dist/comm_wait.h"
 #include "dist/mpi_env.h"
 
 namespace po = boost::program_options;
@@ -128,6 +130,8 @@ int cmd_comm_bench(int argc, char** argv) {
       ("baseline", po::bool_switch(), "also time the raw MPI call; adds raw time and wrapper/raw ratio columns")
       ("thread-level", po::value<std::string>()->default_value("single"),
        "MPI thread level asked for: single (as IMB) | funneled | serialized | multiple (as the engine)");
+  double comm_timeout = 600;
+  cli::add_comm_timeout_option(desc, comm_timeout);
   po::options_description hidden;
   // Test hook: corrupt one result element so a test proves that --check fails the run.
   hidden.add_options()("inject-error", po::bool_switch());
@@ -136,6 +140,7 @@ int cmd_comm_bench(int argc, char** argv) {
   po::variables_map vm;
   po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
   po::notify(vm);
+  dist::set_comm_timeout(comm_timeout);  // before MPI starts: it bounds the wait for every rank in MPI_Init too
   // MPI starts after the options are read: the thread level is one of them.
   auto& env = dist::MpiEnv::init(dist::parse_thread_level(vm["thread-level"].as<std::string>()));
   const bool root0 = env.rank() == 0;

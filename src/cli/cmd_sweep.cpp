@@ -13,10 +13,12 @@
 #include "cli/commands.h"
 #include "cli/run_options.h"
 #include "cli/run_trace.h"
+#include "cli/sweep_watchdog.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/comm_bench.h"
+#include "dist/comm_wait.h"
 #include "dist/mpi_env.h"
 #include "io/model_config.h"
 #include "model/family.h"
@@ -37,7 +39,8 @@ const std::map<std::string, Kind>& param_kinds() {
       {"dtype", Kind::Str},        {"seed", Kind::Int},         {"cache_dir", Kind::Str},
       {"world", Kind::Int},        {"op", Kind::Str},           {"min_bytes", Kind::Str},
       {"max_bytes", Kind::Str},    {"step_factor", Kind::Int},  {"iters", Kind::Int},
-      {"warmup_iters", Kind::Int}, {"check", Kind::Bool},       {"time_budget_ms", Kind::Int}};
+      {"warmup_iters", Kind::Int}, {"check", Kind::Bool},       {"time_budget_ms", Kind::Int},
+      {"comm_timeout", Kind::Int}};
   return k;
 }
 
@@ -187,6 +190,7 @@ RunOptions run_options_of(const Point& q, const std::string& log_level) {
   ro.dtype = q.get("dtype", "auto");
   ro.cache_dir = q.get("cache_dir", "");
   ro.log_level = log_level;
+  ro.comm_timeout = static_cast<double>(q.num("comm_timeout", 600));
   return ro;
 }
 
@@ -271,6 +275,7 @@ void run_generate_point(const Sweep& s, const Point& q, RunOptions ro, std::uniq
 
 void run_comm_point(const Sweep& s, const Point& q, dist::Communicator& sub, const std::string& argv,
                     const std::string& out_dir) {
+  dist::set_comm_timeout(static_cast<double>(q.num("comm_timeout", 600)));
   dist::BenchOptions o;
   o.min_bytes = dist::parse_size(q.get("min_bytes", "8"), "min_bytes");
   o.max_bytes = dist::parse_size(q.get("max_bytes", "1M"), "max_bytes");
@@ -346,7 +351,12 @@ int run(int argc, char** argv) {
     } else {
       auto sub = world->split(me < n ? 0 : -1, me);
       Status st;
-      if (sub) {
+      const bool in_point = sub != nullptr;
+      if (in_point) {
+        // Ends the point past timeout_s, or when a wait in it passes comm_timeout, after recording it as failed.
+        PointWatchdog watchdog(q.name, s.timeout_s, root, [&](const std::string& why) {
+          trace::append_run(trace_path, point_record(s, q, args, "failed", why));
+        });
         try {
           if (s.command == "generate")
             run_generate_point(s, q, ro, std::move(sub), args, out_dir, chrome);
@@ -357,11 +367,13 @@ int run(int argc, char** argv) {
           std::strncpy(st.msg, e.what(), sizeof(st.msg) - 1);
         }
       }
-      // Idle ranks wait here (sleeping) for the point's ranks; a rank stuck in the point is fatal.
+      // Idle ranks wait here (sleeping) for the point's ranks; a rank stuck in the point is fatal. The point's
+      // watchdogs end a point that runs too long; idle ranks give them time to record it first.
       std::vector<Status> all(static_cast<size_t>(W));
       const int64_t words = sizeof(Status) / 4;
+      const double limit = s.timeout_s + (in_point ? 0 : 2 * PointWatchdog::kGraceS);
       if (!world->all_gather_idle(Tensor(&st, DType::I32, {words}), Tensor(all.data(), DType::I32, {words * W}),
-                                  s.timeout_s)) {
+                                  limit)) {
         std::string why = fmt::format("point {} did not finish on every rank within timeout_s = {:.0f} s", q.name,
                                       s.timeout_s);
         if (root) trace::append_run(trace_path, point_record(s, q, args, "failed", why));

@@ -6,6 +6,7 @@
 #include "backend/backend.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "dist/comm_wait.h"
 #include "dist/mpi_env.h"
 
 namespace autodist::cli {
@@ -30,10 +31,18 @@ void add_run_options(po::options_description& d, RunOptions& o) {
     ("output-dir", po::value(&o.output_dir), "write results.jsonl (and traces) here")
     ("chrome-trace", po::bool_switch(&o.chrome_trace), "also write a Chrome/Perfetto trace")
     ("log-level", po::value(&o.log_level)->default_value("info"), "debug | info | warn | error | off");
+  add_comm_timeout_option(d, o.comm_timeout);
+}
+
+void add_comm_timeout_option(po::options_description& d, double& seconds) {
+  d.add_options()("comm-timeout", po::value(&seconds)->default_value(600, "600"),
+                  "seconds a rank may wait on its peers in one operation; past it the job ends on every rank, naming "
+                  "the rank and the operation");
 }
 
 void check_run_options(RunOptions& o) {
   log::set_level(log::parse_level(o.log_level));
+  dist::set_comm_timeout(o.comm_timeout);  // checks it: a positive number of seconds
   if (o.tp_alias) o.tp = o.tp_alias;
   if (o.pp_alias) o.pp = o.pp_alias;
   AD_CHECK(o.tp >= 1, "--tensor-parallel-size must be >= 1, got {}", o.tp);

@@ -26,9 +26,12 @@ struct RunOptions {
   std::string cache_dir, output_dir;
   bool chrome_trace = false;
   std::string log_level = "info";
+  double comm_timeout = 600;  // seconds a rank may wait on its peers in one operation (dist/comm_wait.h)
 };
 
 void add_run_options(po::options_description& d, RunOptions& o);
+// --comm-timeout SECONDS (default 600), for the commands that do not take the run options (comm-bench).
+void add_comm_timeout_option(po::options_description& d, double& seconds);
 // Resolves aliases (--tp / --tensor-parallel-size) and refuses what this build cannot do.
 void check_run_options(RunOptions& o);
 

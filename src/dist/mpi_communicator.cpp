@@ -1,8 +1,5 @@
 #include "dist/mpi_communicator.h"
 
-#include <chrono>
-#include <thread>
-
 #include <mpi.h>
 
 #include <algorithm>
@@ -13,87 +10,15 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "dist/comm_wait.h"
 #include "dist/mpi_env.h"
+#include "dist/mpi_types.h"
 
 namespace autodist::dist {
+using namespace mpi_types;
 namespace {
 
-static_assert(sizeof(MPI_Comm) <= sizeof(std::intptr_t), "MPI_Comm must fit the opaque handle");
-
-MPI_Comm as_comm(std::intptr_t h) {
-  MPI_Comm c;
-  std::memcpy(&c, &h, sizeof c);
-  return c;
-}
-std::intptr_t as_handle(MPI_Comm c) {
-  std::intptr_t h = 0;
-  std::memcpy(&h, &c, sizeof c);
-  return h;
-}
-
 int64_t g_chunk = INT_MAX;
-
-std::string error_string(int rc) {
-  char buf[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  if (MPI_Error_string(rc, buf, &len) != MPI_SUCCESS) return fmt::format("MPI error code {}", rc);
-  return std::string(buf, len);
-}
-
-// bf16/f16 move as opaque 16-bit words; only the user ops below interpret them.
-MPI_Datatype mpi_type(DType t) {
-  switch (t) {
-    case DType::F32: return MPI_FLOAT;
-    case DType::I32: return MPI_INT32_T;
-    case DType::I64: return MPI_INT64_T;
-    case DType::BF16:
-    case DType::F16: return MPI_UINT16_T;
-  }
-  AD_FAIL("mpi communicator: unsupported dtype {}", dtype_name(t));
-}
-
-// Widen to float32, reduce, round back (nearest even). Commutative, so MPI may reorder freely.
-template <float (*ToF)(uint16_t), uint16_t (*FromF)(float), ReduceOp Op>
-void half_reduce(void* in, void* inout, int* len, MPI_Datatype*) {
-  const auto* a = static_cast<const uint16_t*>(in);
-  auto* b = static_cast<uint16_t*>(inout);
-  for (int i = 0; i < *len; ++i) {
-    float x = ToF(a[i]), y = ToF(b[i]), r;
-    if constexpr (Op == ReduceOp::Sum) r = x + y;
-    else if constexpr (Op == ReduceOp::Max) r = x > y ? x : y;
-    else r = x < y ? x : y;
-    b[i] = FromF(r);
-  }
-}
-
-MPI_Op g_half_ops[2][3];  // [bf16, f16][sum, max, min]
-std::once_flag g_half_once;
-
-void create_half_ops() {
-  MPI_User_function* fns[2][3] = {
-      {half_reduce<bf16_to_f32, f32_to_bf16, ReduceOp::Sum>, half_reduce<bf16_to_f32, f32_to_bf16, ReduceOp::Max>,
-       half_reduce<bf16_to_f32, f32_to_bf16, ReduceOp::Min>},
-      {half_reduce<f16_to_f32, f32_to_f16, ReduceOp::Sum>, half_reduce<f16_to_f32, f32_to_f16, ReduceOp::Max>,
-       half_reduce<f16_to_f32, f32_to_f16, ReduceOp::Min>}};
-  for (int t = 0; t < 2; ++t)
-    for (int o = 0; o < 3; ++o) {
-      int rc = MPI_Op_create(fns[t][o], /*commute=*/1, &g_half_ops[t][o]);
-      AD_CHECK(rc == MPI_SUCCESS, "MPI_Op_create for the bf16/f16 reductions failed: {}", error_string(rc));
-    }
-}
-
-MPI_Op mpi_op(DType t, ReduceOp op) {
-  if (t == DType::BF16 || t == DType::F16) {
-    std::call_once(g_half_once, create_half_ops);
-    return g_half_ops[t == DType::BF16 ? 0 : 1][static_cast<int>(op)];
-  }
-  switch (op) {
-    case ReduceOp::Sum: return MPI_SUM;
-    case ReduceOp::Max: return MPI_MAX;
-    case ReduceOp::Min: return MPI_MIN;
-  }
-  return MPI_SUM;
-}
 
 void require_host(const Tensor& t, const char* call) {
   AD_CHECK(t.device == Device::CPU,
@@ -132,7 +57,8 @@ void for_chunks(int64_t n, F&& f) {
 
 class MpiRequest final : public CommRequest {
  public:
-  MpiRequest(const MpiCommunicator* comm, const char* call) : comm_(comm), call_(call) {}
+  // what: the wait's description in a timeout message, e.g. {"recv from", peer}.
+  MpiRequest(const MpiCommunicator* comm, MpiCommunicator::Wait what) : comm_(comm), what_(what) {}
   ~MpiRequest() override {
     if (done_) return;
     try {
@@ -144,14 +70,14 @@ class MpiRequest final : public CommRequest {
   void wait() override {
     if (done_) return;
     done_ = true;
-    if (many_.empty()) comm_->check(MPI_Wait(&one_, MPI_STATUS_IGNORE), call_);
-    else comm_->check(MPI_Waitall(static_cast<int>(many_.size()), many_.data(), MPI_STATUSES_IGNORE), call_);
+    if (many_.empty()) comm_->wait_all(&one_, 1, what_);
+    else comm_->wait_all(many_.data(), static_cast<int>(many_.size()), what_);
   }
   bool test() override {
     if (done_) return true;
     int flag = 0;
-    if (many_.empty()) comm_->check(MPI_Test(&one_, &flag, MPI_STATUS_IGNORE), call_);
-    else comm_->check(MPI_Testall(static_cast<int>(many_.size()), many_.data(), &flag, MPI_STATUSES_IGNORE), call_);
+    if (many_.empty()) comm_->check(MPI_Test(&one_, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+    else comm_->check(MPI_Testall(static_cast<int>(many_.size()), many_.data(), &flag, MPI_STATUSES_IGNORE), "MPI_Testall");
     done_ = flag != 0;
     return done_;
   }
@@ -184,7 +110,7 @@ class MpiRequest final : public CommRequest {
 
  private:
   const MpiCommunicator* comm_;  // must outlive the request, as MPI requires of the MPI_Comm
-  const char* call_;
+  MpiCommunicator::Wait what_;
   bool done_ = false, recv_ = false;
   int n_ = 0;
   MPI_Request one_ = MPI_REQUEST_NULL;
@@ -218,6 +144,13 @@ void MpiRequest::operator delete(void* p) noexcept {
   ::operator delete(p);
 }
 
+// Posts one non-blocking call (post(&request) returns its code) and completes it through wait_all.
+template <typename Post>
+void post_wait(const MpiCommunicator& c, const char* call, MpiCommunicator::Wait what, Post&& post) {
+  MPI_Request r = MPI_REQUEST_NULL;
+  c.check(post(&r), call);
+  c.wait_all(&r, 1, what);
+}
 }  // namespace
 
 void set_mpi_chunk_elements(int64_t n) {
@@ -229,8 +162,18 @@ int64_t mpi_chunk_elements() { return g_chunk; }
 std::unique_ptr<Communicator> make_mpi_world_communicator() {
   AD_CHECK(MpiEnv::initialized(), "make_mpi_world_communicator: call dist::MpiEnv::init() first");
   // A duplicate of the world keeps our traffic apart from any other MPI user in the process.
+  // MPI_Comm_dup blocks until every rank calls it: meet in a barrier bounded by --comm-timeout first.
+  MPI_Request br = MPI_REQUEST_NULL;
+  int rc = MPI_Ibarrier(MPI_COMM_WORLD, &br);
+  AD_CHECK(rc == MPI_SUCCESS, "MPI_Ibarrier(MPI_COMM_WORLD) failed: {}", error_string(rc));
+  wait_for_peer([&] {
+    int flag = 0;
+    rc = MPI_Test(&br, &flag, MPI_STATUS_IGNORE);
+    return rc != MPI_SUCCESS || flag;
+  }, [] { return std::string("barrier over MPI_COMM_WORLD before MPI_Comm_dup"); });
+  AD_CHECK(rc == MPI_SUCCESS, "MPI_Test of the barrier over MPI_COMM_WORLD failed: {}", error_string(rc));
   MPI_Comm dup;
-  int rc = MPI_Comm_dup(MPI_COMM_WORLD, &dup);
+  rc = MPI_Comm_dup(MPI_COMM_WORLD, &dup);
   AD_CHECK(rc == MPI_SUCCESS, "MPI_Comm_dup(MPI_COMM_WORLD) failed on rank {}: {}", MpiEnv::init().rank(),
            error_string(rc));
   return std::unique_ptr<Communicator>(new MpiCommunicator(as_handle(dup)));
@@ -260,10 +203,50 @@ void MpiCommunicator::check(int rc, const char* call) const {
 }
 
 std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) {
+  // MPI_Comm_split has no non-blocking form: a bounded barrier first, so a missing rank times out there.
+  post_wait(*this, "MPI_Ibarrier", {"barrier before MPI_Comm_split"},
+            [&](MPI_Request* r) { return MPI_Ibarrier(as_comm(comm_), r); });
   MPI_Comm nc = MPI_COMM_NULL;
   check(MPI_Comm_split(as_comm(comm_), color < 0 ? MPI_UNDEFINED : color, key, &nc), "MPI_Comm_split");
   if (nc == MPI_COMM_NULL) return nullptr;
   return std::unique_ptr<Communicator>(new MpiCommunicator(as_handle(nc)));
+}
+
+void MpiCommunicator::wait_all(void* requests, int n, Wait what) const {
+  auto* r = static_cast<MPI_Request*>(requests);
+  int rc = MPI_SUCCESS;
+  wait_for_peer(
+      [&] {
+        int flag = 0;
+        rc = n == 1 ? MPI_Test(r, &flag, MPI_STATUS_IGNORE) : MPI_Testall(n, r, &flag, MPI_STATUSES_IGNORE);
+        return rc != MPI_SUCCESS || flag != 0;
+      },
+      [&] { return describe(what); });
+  check(rc, n == 1 ? "MPI_Test" : "MPI_Testall");
+}
+
+std::string MpiCommunicator::describe(Wait what) const {
+  MPI_Group mine = MPI_GROUP_NULL, world = MPI_GROUP_NULL;
+  MPI_Comm_group(as_comm(comm_), &mine);
+  MPI_Comm_group(MPI_COMM_WORLD, &world);
+  auto world_rank = [&](int r) {
+    int w = r;
+    if (MPI_Group_translate_ranks(mine, 1, &r, world, &w) != MPI_SUCCESS || w == MPI_UNDEFINED) w = r;
+    return w;
+  };
+  std::string s;
+  if (what.peer2 >= 0) {
+    s = fmt::format("{} (send to rank {}, recv from rank {})", what.op, world_rank(what.peer), world_rank(what.peer2));
+  } else if (what.peer >= 0) {
+    s = fmt::format("{} rank {}", what.op, world_rank(what.peer));
+  } else {
+    std::string ranks;
+    for (int r = 0; r < std::min(size_, 8); ++r) ranks += fmt::format("{}{}", r ? ", " : "", world_rank(r));
+    s = fmt::format("{} over world ranks {}{}", what.op, ranks, size_ > 8 ? fmt::format(", ... ({} ranks)", size_) : "");
+  }
+  MPI_Group_free(&mine);
+  MPI_Group_free(&world);
+  return s;
 }
 
 // ---- checked, chunked primitives ----
@@ -279,7 +262,9 @@ void MpiCommunicator::all_reduce(const Tensor& send, Tensor recv, ReduceOp op) {
   MPI_Op o = mpi_op(recv.dtype, op);
   for_chunks(recv.numel(), [&](int64_t off, int c) {
     const void* sb = in_place ? MPI_IN_PLACE : at(send.data, off, send.dtype);
-    check(MPI_Allreduce(sb, at(recv.data, off, recv.dtype), c, t, o, as_comm(comm_)), "MPI_Allreduce");
+    post_wait(*this, "MPI_Iallreduce", {"all_reduce"}, [&](MPI_Request* r) {
+      return MPI_Iallreduce(sb, at(recv.data, off, recv.dtype), c, t, o, as_comm(comm_), r);
+    });
   });
 }
 
@@ -294,7 +279,8 @@ void MpiCommunicator::all_gather(const Tensor& send, Tensor recv) {
   MPI_Datatype t = mpi_type(send.dtype);
   // In place when the send block already sits at this rank's slot of recv.
   const void* sb = send.data == at(recv.data, int64_t(n) * rank_, recv.dtype) ? MPI_IN_PLACE : send.data;
-  check(MPI_Allgather(sb, n, t, recv.data, n, t, as_comm(comm_)), "MPI_Allgather");
+  post_wait(*this, "MPI_Iallgather", {"all_gather"},
+            [&](MPI_Request* r) { return MPI_Iallgather(sb, n, t, recv.data, n, t, as_comm(comm_), r); });
 }
 
 void MpiCommunicator::reduce_scatter(const Tensor& send, Tensor recv, ReduceOp op) {
@@ -305,7 +291,14 @@ void MpiCommunicator::reduce_scatter(const Tensor& send, Tensor recv, ReduceOp o
            "reduce_scatter: send has {} elements, expected {} ranks x {} = {}", send.numel(), size_,
            recv.numel(), recv.numel() * size_);
   int n = block_count(recv.numel(), "MPI_Reduce_scatter_block");
-  raw_reduce_scatter(send.data, recv.data, n, send.dtype, op);
+  // In place (recv = send's block rank): MPI_IN_PLACE leaves the result at the front of send, from where it moves
+  // to this rank's block.
+  const bool in_place = recv.data == at(send.data, int64_t(n) * rank_, send.dtype);
+  post_wait(*this, "MPI_Ireduce_scatter_block", {"reduce_scatter"}, [&](MPI_Request* r) {
+    return MPI_Ireduce_scatter_block(in_place ? MPI_IN_PLACE : send.data, in_place ? send.data : recv.data, n,
+                                     mpi_type(send.dtype), mpi_op(send.dtype, op), as_comm(comm_), r);
+  });
+  if (in_place && recv.data != send.data) std::memmove(recv.data, send.data, recv.nbytes());
 }
 
 void MpiCommunicator::broadcast(Tensor buf, int root) {
@@ -313,7 +306,8 @@ void MpiCommunicator::broadcast(Tensor buf, int root) {
   AD_CHECK(root >= 0 && root < size_, "broadcast: root {} is outside [0, {})", root, size_);
   MPI_Datatype t = mpi_type(buf.dtype);
   for_chunks(buf.numel(), [&](int64_t off, int c) {
-    check(MPI_Bcast(at(buf.data, off, buf.dtype), c, t, root, as_comm(comm_)), "MPI_Bcast");
+    post_wait(*this, "MPI_Ibcast", {"broadcast"},
+              [&](MPI_Request* r) { return MPI_Ibcast(at(buf.data, off, buf.dtype), c, t, root, as_comm(comm_), r); });
   });
 }
 
@@ -333,7 +327,8 @@ void MpiCommunicator::reduce(const Tensor& send, Tensor recv, ReduceOp op, int r
   for_chunks(send.numel(), [&](int64_t off, int c) {
     const void* sb = in_place ? MPI_IN_PLACE : at(send.data, off, send.dtype);
     void* rb = is_root ? at(recv.data, off, recv.dtype) : nullptr;  // ignored off the root
-    check(MPI_Reduce(sb, rb, c, t, o, root, as_comm(comm_)), "MPI_Reduce");
+    post_wait(*this, "MPI_Ireduce", {"reduce"},
+              [&](MPI_Request* r) { return MPI_Ireduce(sb, rb, c, t, o, root, as_comm(comm_), r); });
   });
 }
 
@@ -351,7 +346,9 @@ void MpiCommunicator::gather(const Tensor& send, Tensor recv, int root) {
     if (send.data == at(recv.data, int64_t(n) * rank_, recv.dtype)) sb = MPI_IN_PLACE;
   }
   MPI_Datatype t = mpi_type(send.dtype);
-  check(MPI_Gather(sb, n, t, is_root ? recv.data : nullptr, n, t, root, as_comm(comm_)), "MPI_Gather");
+  post_wait(*this, "MPI_Igather", {"gather"}, [&](MPI_Request* r) {
+    return MPI_Igather(sb, n, t, is_root ? recv.data : nullptr, n, t, root, as_comm(comm_), r);
+  });
 }
 
 void MpiCommunicator::scatter(const Tensor& send, Tensor recv, int root) {
@@ -368,7 +365,9 @@ void MpiCommunicator::scatter(const Tensor& send, Tensor recv, int root) {
     if (recv.data == at(send.data, int64_t(n) * rank_, send.dtype)) rb = MPI_IN_PLACE;
   }
   MPI_Datatype t = mpi_type(recv.dtype);
-  check(MPI_Scatter(is_root ? send.data : nullptr, n, t, rb, n, t, root, as_comm(comm_)), "MPI_Scatter");
+  post_wait(*this, "MPI_Iscatter", {"scatter"}, [&](MPI_Request* r) {
+    return MPI_Iscatter(is_root ? send.data : nullptr, n, t, rb, n, t, root, as_comm(comm_), r);
+  });
 }
 
 // Tags are not pre-checked: MPI reports a bad one (MPI_ERR_TAG) through check().
@@ -377,7 +376,9 @@ void MpiCommunicator::send(const Tensor& buf, int peer, int tag) {
   AD_CHECK(peer >= 0 && peer < size_, "send: peer {} is outside [0, {})", peer, size_);
   MPI_Datatype t = mpi_type(buf.dtype);
   for_chunks(buf.numel(), [&](int64_t off, int c) {
-    check(MPI_Send(at(buf.data, off, buf.dtype), c, t, peer, tag, as_comm(comm_)), "MPI_Send");
+    post_wait(*this, "MPI_Isend", {"send to", peer}, [&](MPI_Request* r) {
+      return MPI_Isend(at(buf.data, off, buf.dtype), c, t, peer, tag, as_comm(comm_), r);
+    });
   });
 }
 
@@ -386,7 +387,9 @@ void MpiCommunicator::recv(Tensor buf, int peer, int tag) {
   AD_CHECK(peer >= 0 && peer < size_, "recv: peer {} is outside [0, {})", peer, size_);
   MPI_Datatype t = mpi_type(buf.dtype);
   for_chunks(buf.numel(), [&](int64_t off, int c) {
-    check(MPI_Recv(at(buf.data, off, buf.dtype), c, t, peer, tag, as_comm(comm_), MPI_STATUS_IGNORE), "MPI_Recv");
+    post_wait(*this, "MPI_Irecv", {"recv from", peer}, [&](MPI_Request* r) {
+      return MPI_Irecv(at(buf.data, off, buf.dtype), c, t, peer, tag, as_comm(comm_), r);
+    });
   });
 }
 
@@ -398,15 +401,16 @@ void MpiCommunicator::sendrecv(const Tensor& send, int dst, Tensor recv, int src
   AD_CHECK(send.numel() <= g_chunk && recv.numel() <= g_chunk,
            "sendrecv: {} / {} elements exceed the MPI count limit ({}); split the tensors", send.numel(),
            recv.numel(), g_chunk);
-  check(MPI_Sendrecv(send.data, int(send.numel()), mpi_type(send.dtype), dst, tag, recv.data, int(recv.numel()),
-                     mpi_type(recv.dtype), src, tag, as_comm(comm_), MPI_STATUS_IGNORE),
-        "MPI_Sendrecv");
+  MPI_Request r[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  check(MPI_Irecv(recv.data, int(recv.numel()), mpi_type(recv.dtype), src, tag, as_comm(comm_), &r[0]), "MPI_Irecv");
+  check(MPI_Isend(send.data, int(send.numel()), mpi_type(send.dtype), dst, tag, as_comm(comm_), &r[1]), "MPI_Isend");
+  wait_all(r, 2, {"sendrecv", dst, src});
 }
 
 std::unique_ptr<CommRequest> MpiCommunicator::isend(const Tensor& buf, int peer, int tag) {
   require_host(buf, "isend");
   AD_CHECK(peer >= 0 && peer < size_, "isend: peer {} is outside [0, {})", peer, size_);
-  auto req = std::make_unique<MpiRequest>(this, "MPI_Wait (isend)");
+  auto req = std::make_unique<MpiRequest>(this, Wait{"send to", peer});
   MPI_Datatype t = mpi_type(buf.dtype);
   // Chunks of one message keep their order: MPI does not let messages on one (peer, tag) overtake.
   for_chunks(buf.numel(), [&](int64_t off, int c) {
@@ -420,7 +424,7 @@ std::unique_ptr<CommRequest> MpiCommunicator::isend(const Tensor& buf, int peer,
 std::unique_ptr<CommRequest> MpiCommunicator::irecv(Tensor buf, int peer, int tag) {
   require_host(buf, "irecv");
   AD_CHECK(peer >= 0 && peer < size_, "irecv: peer {} is outside [0, {})", peer, size_);
-  auto req = std::make_unique<MpiRequest>(this, "MPI_Wait (irecv)");
+  auto req = std::make_unique<MpiRequest>(this, Wait{"recv from", peer});
   req->set_recv();
   MPI_Datatype t = mpi_type(buf.dtype);
   for_chunks(buf.numel(), [&](int64_t off, int c) {
@@ -431,7 +435,9 @@ std::unique_ptr<CommRequest> MpiCommunicator::irecv(Tensor buf, int peer, int ta
   return req;
 }
 
-void MpiCommunicator::barrier() { check(MPI_Barrier(as_comm(comm_)), "MPI_Barrier"); }
+void MpiCommunicator::barrier() {
+  post_wait(*this, "MPI_Ibarrier", {"barrier"}, [&](MPI_Request* r) { return MPI_Ibarrier(as_comm(comm_), r); });
+}
 
 bool MpiCommunicator::all_gather_idle(const Tensor& send, Tensor recv, double timeout_s) {
   require_host(send, "all_gather_idle");
@@ -442,12 +448,12 @@ bool MpiCommunicator::all_gather_idle(const Tensor& send, Tensor recv, double ti
   check(MPI_Iallgather(send.data, block_count(send.numel(), "all_gather_idle"), mpi_type(send.dtype), recv.data,
                        block_count(send.numel(), "all_gather_idle"), mpi_type(send.dtype), as_comm(comm_), &req),
         "MPI_Iallgather");
-  const auto t0 = std::chrono::steady_clock::now();
+  // Its own limit, not --comm-timeout: idle ranks wait as long as a sweep's point may run. No spin: the wait is long.
+  Backoff b(kSleepAtOnce);
   for (int done = 0;;) {
     check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
     if (done) return true;
-    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > timeout_s) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    if (b.pause() > timeout_s) return false;
   }
 }
 

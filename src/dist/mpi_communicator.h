@@ -1,5 +1,8 @@
 // defines: MpiCommunicator (the mpi Communicator over host memory), set_mpi_chunk_elements
 //
+// Every operation posts the non-blocking MPI call (MPI_Iallreduce, MPI_Irecv, MPI_Ibarrier, ...) and completes it
+// in wait_all, through dist::wait_for_peer: a spin, then backing off to sleeping, and the end of the job past
+// --comm-timeout, naming this rank, the operation and the peer (comm_wait.h).
 // Every MPI return code is checked (the communicators use MPI_ERRORS_RETURN) and turned into an
 // autodist::Error naming the call, the rank and MPI_Error_string.
 // dtypes: f32, i32, i64 move and reduce natively. bf16 and f16 move as 16-bit words and reduce
@@ -66,6 +69,17 @@ class MpiCommunicator final : public Communicator {
 
   // Throws autodist::Error when rc is not MPI_SUCCESS: "<call> failed on rank ...: <MPI error>".
   void check(int rc, const char* call) const;
+
+  // What a wait is for, in a timeout message: op ("all_reduce", "recv from") and, for point-to-point, the peer's
+  // rank in this communicator (-1: none; peer2: the receive side of a sendrecv).
+  struct Wait {
+    const char* op;
+    int peer = -1, peer2 = -1;
+  };
+  // Completes n requests through wait_for_peer (each return code checked).
+  void wait_all(void* requests, int n, Wait what) const;
+  // "recv from rank 3" (the peer as a world rank) or "all_reduce over world ranks 0, 1".
+  std::string describe(Wait what) const;
 
  private:
   friend std::unique_ptr<Communicator> make_mpi_world_communicator();

@@ -3,11 +3,16 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "dist/comm_wait.h"
 
 namespace autodist::dist {
 
@@ -36,7 +41,42 @@ MpiEnv& MpiEnv::init(ThreadLevel level) {
   return *g_env;
 }
 
+namespace {
+// MPI_Init_thread with the handshake after it, and MPI_Finalize, block until every rank of the job arrives, and
+// cannot be polled: a thread ends this rank if they take longer than --comm-timeout (there is no MPI_Abort before
+// MPI_Init or in MPI_Finalize; the launcher ends the rest of the job when a rank exits non-zero).
+class BlockingCallWatchdog {
+ public:
+  explicit BlockingCallWatchdog(const char* what) : what_(what), limit_(comm_timeout()), thread_([this] { watch(); }) {}
+  ~BlockingCallWatchdog() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void watch() {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (cv_.wait_for(lk, std::chrono::duration<double>(limit_), [&] { return done_; })) return;
+    log::write(log::Level::Error, fmt::format("{} did not complete within {:g} s (--comm-timeout): a rank of the job "
+                                              "is missing, stopped or stuck; ending this rank",
+                                              what_, limit_));
+    std::_Exit(1);
+  }
+  const char* what_;
+  double limit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+}  // namespace
+
 MpiEnv::MpiEnv(ThreadLevel level) {
+  BlockingCallWatchdog watchdog("MPI_Init and the handshake of every rank");
   static constexpr int kMpiLevels[] = {MPI_THREAD_SINGLE, MPI_THREAD_FUNNELED, MPI_THREAD_SERIALIZED,
                                        MPI_THREAD_MULTIPLE};
   int provided = 0;
@@ -65,7 +105,9 @@ MpiEnv::MpiEnv(ThreadLevel level) {
 MpiEnv::~MpiEnv() {
   int fin = 0;
   MPI_Finalized(&fin);
-  if (!fin) MPI_Finalize();
+  if (fin) return;
+  BlockingCallWatchdog watchdog("MPI_Finalize (it waits for every rank)");
+  MPI_Finalize();
 }
 
 void abort_world(int code) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "dist/comm_wait.h"
 
 namespace autodist {
 
@@ -52,6 +53,7 @@ void Stage::prepare(int64_t T, int64_t P, int64_t R) {
 
 template <typename F>
 void Stage::comm(F&& f) {
+  dist::CommScope scope("tensor parallel");  // names the wait in a --comm-timeout message
   if (tl_)
     tl_->timed(Counter::TpComm, f);
   else

@@ -1,7 +1,9 @@
 #include "runtime/engine.h"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
+#include <string>
 #include <cstdlib>
 
 #include "core/clock.h"
@@ -24,9 +26,14 @@ Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, di
   load_source_ = model.report.source;
   load_ms_ = model.ms();
   trace_.add("load", model.t0_ns, model.t1_ns, static_cast<int64_t>(bytes_read_));
-  if (const char* f = std::getenv("AUTODIST_FAULT")) {  // test hook: "RANK:STEP" throws on that rank
+  // Test hook: "RANK:STEP" throws on that rank in that forward pass; "RANK:STEP:stop" stops it there (SIGSTOP), as
+  // a rank stopped by hand or stuck would be, for the --comm-timeout tests.
+  if (const char* f = std::getenv("AUTODIST_FAULT")) {
     int r = -1, st = -1;
-    if (std::sscanf(f, "%d:%d", &r, &st) == 2 && r == t.rank) fault_step_ = st;
+    char how[8] = {0};
+    const int n = std::sscanf(f, "%d:%d:%7s", &r, &st, how);
+    if (n >= 2 && r == t.rank) fault_step_ = st;
+    fault_stop_ = n == 3 && std::string(how) == "stop";
   }
   stage_ = std::make_unique<Stage>(be_, cfg_, layout_.tp, layout_.held, std::move(model.weights),
                                    groups_.tp_data.get());
@@ -53,8 +60,12 @@ Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, di
 Engine::~Engine() = default;
 
 void Engine::maybe_fault() {
-  if (fault_step_ >= 0 && forwards_++ == fault_step_)
-    AD_FAIL("injected fault (AUTODIST_FAULT) in forward pass {} on rank {}", fault_step_, groups_.topo.rank);
+  if (fault_step_ < 0 || forwards_++ != fault_step_) return;
+  if (fault_stop_) {
+    log::warn("AUTODIST_FAULT: stopping rank {} (SIGSTOP) in forward pass {}", groups_.topo.rank, fault_step_);
+    std::raise(SIGSTOP);
+  }
+  AD_FAIL("injected fault (AUTODIST_FAULT) in forward pass {} on rank {}", fault_step_, groups_.topo.rank);
 }
 
 StageExecutor& Engine::decoder() { return local_ ? *local_ : *exec_; }

@@ -133,6 +133,7 @@ class Engine {
   size_t bytes_read_ = 0;
   std::string load_source_;
   int64_t fault_step_ = -1, forwards_ = 0;  // AUTODIST_FAULT test hook
+  bool fault_stop_ = false;
   int steps_ = 0;                           // verify's forward_logits calls, numbering their trace events
 };
 

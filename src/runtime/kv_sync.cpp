@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "dist/comm_wait.h"
 
 namespace autodist {
 
@@ -38,17 +39,25 @@ void KvSync::post(int q, int peer, bool send, int32_t slot, int64_t L) {
     for (int kv = 0; kv < 2; ++kv) {
       Tensor b = block(l, kv, slot, L);
       reqs_.push_back(send ? comm_->isend(b, peer, layer_tag(l, kv)) : comm_->irecv(b, peer, layer_tag(l, kv)));
+      posted_.push_back({peer, send, l, kv});
     }
 }
 
-// Polls instead of blocking in MPI_Wait, so that abort() can stop the thread; sleeps between polls so the sync
-// thread leaves the cores to the prefill.
+// Polls instead of blocking in MPI_Wait, so that abort() can stop the thread; sleeps between polls from the start,
+// so the sync thread leaves the cores to the prefill; bounded by --comm-timeout like every wait.
 void KvSync::wait_range(size_t first, size_t end) {
   for (size_t i = first; i < end; ++i) {
-    for (int spins = 0; !reqs_[i]->test(); ++spins) {
-      if (abort_) throw Aborted{};
-      if (spins > 64) std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
+    dist::wait_for_peer(
+        [&] {
+          if (abort_) throw Aborted{};
+          return reqs_[i]->test();
+        },
+        [&] {
+          const Posted& p = posted_[i];
+          return fmt::format("{} pipeline rank {} (layer {} {})", p.send ? "send to" : "recv from", p.peer, p.layer,
+                             p.kv ? "V" : "K");
+        },
+        dist::kSleepAtOnce);
   }
 }
 
@@ -58,7 +67,9 @@ void KvSync::start(int32_t slot, int64_t L) {
   abort_ = false;
   error_ = nullptr;
   reqs_.clear();
+  posted_.clear();
   thread_ = std::thread([this, slot, L] {
+    dist::CommScope scope("KV-cache sync");
     try {
       run(slot, L);
     } catch (const Aborted&) {

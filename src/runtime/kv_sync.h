@@ -64,6 +64,13 @@ class KvSync {
   std::atomic<bool> abort_{false};
   std::exception_ptr error_;
   std::vector<std::unique_ptr<dist::CommRequest>> reqs_;  // the thread's, in posting order
+  struct Posted {
+    int peer;
+    bool send;
+    int64_t layer;
+    int kv;
+  };
+  std::vector<Posted> posted_;  // what each of reqs_ is, for a --comm-timeout message
 };
 
 }  // namespace autodist

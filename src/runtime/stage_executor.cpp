@@ -1,6 +1,7 @@
 #include "runtime/stage_executor.h"
 
 #include "core/error.h"
+#include "dist/comm_wait.h"
 
 namespace autodist {
 
@@ -53,6 +54,7 @@ void StageExecutor::run(const StepPlan& plan, StepOutput out, const SamplingOpti
   if (role_.first) {
     stage_.embed(x, dt_.slot.t());
   } else {
+    dist::CommScope scope("pipeline activations");
     const auto [m0, m1] = tl_.timed(Counter::PpComm, [&] { pp_data_->recv(x, role_.prev, kActivationTag); });
     if (tag.wait_phase)
       tl_.add({tag.wait_phase, m0, m1, static_cast<int64_t>(x.nbytes()), tag.chunk, -1, tag.step, plan.micro_batch});
@@ -84,18 +86,21 @@ const int32_t* StageExecutor::tokens(int b) {
 void StageExecutor::send_tokens(int b, int64_t n) {
   if (role_.last_stage == 0) return;  // no other stage
   Tensor t(host_tok_[static_cast<size_t>(b)].as<int32_t>(), DType::I32, {n});
+  dist::CommScope scope("pipeline tokens");
   tl_.timed(Counter::PpComm, [&] {
     for (int s = 0; s < role_.last_stage; ++s) pp_ctrl_->send(t, s, kTokenTag + b);
   });
 }
 
 int64_t StageExecutor::recv_tokens(int b, int32_t* dst, int64_t n) {
+  dist::CommScope scope("pipeline tokens");
   return tl_.timed(Counter::PpComm, [&] { pp_ctrl_->recv(Tensor(dst, DType::I32, {n}), role_.last_stage, kTokenTag + b); })
       .second;
 }
 
 void StageExecutor::wait_send(size_t b) {
   if (!pending_[b]) return;
+  dist::CommScope scope("pipeline activations");
   tl_.timed(Counter::PpComm, [&] { pending_[b]->wait(); });
   pending_[b].reset();
 }

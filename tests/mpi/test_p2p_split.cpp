@@ -147,17 +147,17 @@ TEST_CASE("MPI return codes become Errors naming the call, the rank and MPI's me
   Buf a(DType::F32, 4);
   std::string msg;
   try {
-    world().send(a.tensor(), 0, /*tag=*/-5);  // MPI_ERR_TAG, reported, not aborted
+    world().send(a.tensor(), 0, /*tag=*/-5);  // MPI_ERR_TAG, reported, not aborted (send posts MPI_Isend)
   } catch (const Error& e) {
     msg = e.what();
   }
   INFO(msg);
-  CHECK(msg.find("MPI_Send failed on rank " + std::to_string(r)) != std::string::npos);
+  CHECK(msg.find("MPI_Isend failed on rank " + std::to_string(r)) != std::string::npos);
   CHECK(msg.find("tag") != std::string::npos);
 
   // Split communicators return errors as codes too (their errhandler is set on creation).
   auto sub = world().split(0, r);
   REQUIRE(sub);
-  CHECK_THROWS_WITH_AS(sub->recv(a.tensor(), 0, -7), doctest::Contains("MPI_Recv failed"), Error);
+  CHECK_THROWS_WITH_AS(sub->recv(a.tensor(), 0, -7), doctest::Contains("MPI_Irecv failed"), Error);
   world().barrier();
 }

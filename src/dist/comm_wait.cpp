@@ -1,0 +1,80 @@
+#include "dist/comm_wait.h"
+
+#include <sched.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "dist/mpi_env.h"
+
+namespace autodist::dist {
+namespace {
+
+std::atomic<double> g_timeout{600.0};
+std::mutex g_hook_mu;
+std::function<void(const std::string&)> g_hook;
+std::atomic<bool> g_timed_out{false};
+thread_local const char* t_purpose = nullptr;
+
+}  // namespace
+
+void set_comm_timeout(double seconds) {
+  AD_CHECK(seconds > 0 && seconds < 1e9, "--comm-timeout must be a positive number of seconds, got {}", seconds);
+  g_timeout = seconds;
+}
+double comm_timeout() { return g_timeout; }
+
+void set_comm_timeout_hook(std::function<void(const std::string&)> hook) {
+  std::lock_guard<std::mutex> lk(g_hook_mu);
+  g_hook = std::move(hook);
+}
+
+CommScope::CommScope(const char* purpose) : prev_(t_purpose) { t_purpose = purpose; }
+CommScope::~CommScope() { t_purpose = prev_; }
+const char* CommScope::current() { return t_purpose; }
+
+void comm_timed_out(const std::string& what, double waited_s) {
+  if (g_timed_out.exchange(true)) {
+    // Another thread of this rank is reporting and will abort the job.
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  const int rank = MpiEnv::initialized() ? MpiEnv::init().rank() : 0;
+  const std::string msg = fmt::format(
+      "rank {}: waited {:.1f} s in {}{} with no progress (--comm-timeout {:g} s): a peer is stopped, stuck or dead; "
+      "ending the job on every rank",
+      rank, waited_s, what, t_purpose ? fmt::format(" ({})", t_purpose) : "", g_timeout.load());
+  log::write(log::Level::Error, msg);  // whatever the log level
+  std::function<void(const std::string&)> hook;
+  {
+    std::lock_guard<std::mutex> lk(g_hook_mu);
+    hook = g_hook;
+  }
+  if (hook) {
+    try {
+      hook(msg);
+    } catch (const std::exception& e) {
+      log::write(log::Level::Error, fmt::format("while recording the timeout: {}", e.what()));
+    }
+  }
+  abort_world(1);
+}
+
+double Backoff::pause() {
+  using namespace std::chrono;
+  const auto now = steady_clock::now();
+  if (polls_++ == 0) t0_ = now;
+  const auto waited = now - t0_;
+  if (waited < p_.spin) return duration<double>(waited).count();
+  if (waited < p_.yield) {
+    sched_yield();
+  } else {
+    std::this_thread::sleep_for(sleep_);
+    sleep_ = std::min<microseconds>(sleep_ * 2, milliseconds(1));
+  }
+  return duration<double>(waited).count();
+}
+
+}  // namespace autodist::dist

@@ -1,0 +1,79 @@
+// defines: set_comm_timeout / comm_timeout (--comm-timeout), CommScope (what a thread's waits are for),
+//          Backoff (spin, yield, then sleep), wait_for_peer (the one wait on a peer), comm_timed_out,
+//          set_comm_timeout_hook
+//
+// Every wait of a rank on its peers goes through wait_for_peer: it polls a non-blocking operation (MPI_Test on an
+// MPI_I* request), spinning for 2 ms so a fast reply costs nothing (a non-blocking collective advances only inside
+// MPI_Test: a sleep between its rounds would stall it), then yielding up to 10 ms, then sleeping 50 us doubling to
+// 1 ms, so a rank whose peer is stopped or stuck sits at a few % of a core instead of 100%. A wait
+// longer than --comm-timeout (default 600 s, torch.distributed's process-group timeout) ends the job: the waiting
+// rank logs "rank R: waited T s in OP ...", runs the hook (a sweep records its point), and calls MPI_Abort so
+// every peer ends too. As NCCL's blocking wait and torch's watchdog do, the timeout is per operation.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace autodist::dist {
+
+// Seconds a rank may wait on its peers in one operation; > 0 (checked). Every rank must set the same value.
+void set_comm_timeout(double seconds);
+double comm_timeout();
+
+// Runs on the rank that timed out, with the message, before the job is aborted (never twice). Must not wait on
+// peers. An empty function removes it.
+void set_comm_timeout_hook(std::function<void(const std::string&)> hook);
+
+// While alive, timeout messages of this thread's waits end with "(<purpose>)", e.g. "pipeline activations".
+// purpose must outlive the scope (a string literal).
+class CommScope {
+ public:
+  explicit CommScope(const char* purpose);
+  ~CommScope();
+  CommScope(const CommScope&) = delete;
+  CommScope& operator=(const CommScope&) = delete;
+  static const char* current();  // nullptr outside any scope
+
+ private:
+  const char* prev_;
+};
+
+// Logs "rank R: waited T s in <what> (<purpose>) ...", runs the hook, aborts the job. Only the first caller of the
+// process reports; a second thread that times out meanwhile waits for the abort.
+[[noreturn]] void comm_timed_out(const std::string& what, double waited_s);
+
+// Pause between two polls of a pending operation: busy until `spin` has passed since the first poll, then
+// sched_yield until `yield`, then sleeps of 50 us doubling up to 1 ms.
+struct BackoffPolicy {
+  std::chrono::microseconds spin{2000}, yield{10000};
+};
+constexpr BackoffPolicy kSleepAtOnce{std::chrono::microseconds(0), std::chrono::microseconds(0)};
+
+class Backoff {
+ public:
+  explicit Backoff(BackoffPolicy p = {}) : p_(p) {}
+  // Call after each poll that found the operation pending; returns the seconds since the first call.
+  double pause();
+
+ private:
+  BackoffPolicy p_;
+  std::chrono::steady_clock::time_point t0_{};
+  int polls_ = 0;
+  std::chrono::microseconds sleep_{50};
+};
+
+// Polls done() (true once the operation completed; it may throw to stop the wait) until it returns true. Past
+// comm_timeout() seconds, calls comm_timed_out(describe(), waited). describe() is called only then, so the fast
+// path formats nothing.
+template <typename Done, typename Describe>
+void wait_for_peer(Done&& done, Describe&& describe, BackoffPolicy policy = {}) {
+  if (done()) return;
+  Backoff b(policy);
+  const double limit = comm_timeout();
+  while (!done()) {
+    const double waited = b.pause();
+    if (waited > limit) comm_timed_out(describe(), waited);
+  }
+}
+
+}  // namespace autodist::dist
