@@ -51,7 +51,7 @@ int run(int argc, char** argv) {
   }
   s += fmt::format("# total {:.1f} MB{}\n", total / 1e6, verify ? fmt::format(", {} bad", bad) : "");
   s += fmt::format("# {} temporary files ({:.1f} MB), {} stale{}\n", temps.size(), temp_bytes / 1e6, stale,
-                   stale ? " (removed by the next cache write to their directory, or by cache clear)" : "");
+                   stale ? " (removed by the next run that uses their entry, or by cache clear)" : "");
   log::out(s);
   return bad ? 1 : 0;
 }

@@ -92,7 +92,7 @@ struct CachedFile {
 };
 std::vector<CachedFile> list_cache(const std::string& cache_dir, bool verify);
 // The temporaries (io::temp_files_in) in every directory under cache_dir: files of writes that are
-// under way, or of killed writers (stale: the next write to that directory removes them).
+// under way, or of killed writers (stale: the next run that opens their entry removes them).
 std::vector<TempFileInfo> cache_temp_files(const std::string& cache_dir);
 // Removes every cache entry (directories holding layout.json) and every stale temporary under cache_dir;
 // returns bytes freed.

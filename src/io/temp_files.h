@@ -35,7 +35,7 @@ constexpr double kStaleTempAgeS = 3600;
 std::vector<TempFileInfo> temp_files_in(const std::string& dir);
 
 // Removes the stale temporaries directly in `dir` and returns how many it removed (with a log line
-// naming each). Called by every writer before it writes into dir.
+// naming each). trace.h5 appends call it on their directory, a shard cache on its entry when opened.
 int sweep_stale_temp_files(const std::string& dir);
 
 // An exclusive flock on `lock_path` (created if absent), held until destruction. The holder writes
