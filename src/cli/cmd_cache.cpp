@@ -40,7 +40,18 @@ int run(int argc, char** argv) {
     total += f.size;
     bad += verify && f.status != "ok";
   }
+  // Interrupted writes leave full-size temporaries: they take disk space too, so they are counted.
+  auto temps = io::cache_temp_files(dir);
+  size_t temp_bytes = 0, stale = 0;
+  for (auto& t : temps) {
+    s += fmt::format("# temporary file {} ({:.1f} MB, {} by pid {}{}{})\n", t.path, t.size / 1e6,
+                     t.stale ? "stale: left" : "being written", t.pid, t.host.empty() ? "" : " on ", t.host);
+    temp_bytes += t.size;
+    stale += t.stale;
+  }
   s += fmt::format("# total {:.1f} MB{}\n", total / 1e6, verify ? fmt::format(", {} bad", bad) : "");
+  s += fmt::format("# {} temporary files ({:.1f} MB), {} stale{}\n", temps.size(), temp_bytes / 1e6, stale,
+                   stale ? " (removed by the next run that uses their entry, or by cache clear)" : "");
   log::out(s);
   return bad ? 1 : 0;
 }

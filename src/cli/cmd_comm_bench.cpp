@@ -178,6 +178,7 @@ int cmd_comm_bench(int argc, char** argv) {
   o.inject_error = vm["inject-error"].as<bool>() || (inject && std::string(inject) == "1");
   // Same options on every rank, so every rank fails here together, before any communication.
   auto notes = dist::resolve_bench_options(o, vm["op"].as<std::string>(), env.world());
+  if (vm.count("output-dir")) cli::check_output_dir(vm["output-dir"].as<std::string>());
 
   auto comm = dist::make_mpi_world_communicator();
   auto ranks = dist::describe_ranks(*comm);

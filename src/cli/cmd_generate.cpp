@@ -9,6 +9,7 @@
 #include "cli/run_trace.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "io/temp_files.h"
 #include "tokenizer/tokenizer.h"
 
 namespace autodist::cli {
@@ -106,13 +107,9 @@ int run(int argc, char** argv) {
   auto ctx = setup_run(ro);
   Engine& eng = *ctx->engine;
   for (auto& p : prompts) eng.check_prompt(p);
-  std::ofstream jl;
-  if (ctx->is_root() && !ro.output_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(ro.output_dir, ec);
-    jl.open(std::filesystem::path(ro.output_dir) / "results.jsonl", std::ios::app);
-    AD_CHECK(jl.good(), "cannot write results.jsonl in --output-dir '{}'", ro.output_dir);
-  }
+  // One line per prompt, each appended whole under the directory's output lock (concurrent runs).
+  const std::string jsonl =
+      ctx->is_root() && !ro.output_dir.empty() ? (std::filesystem::path(ro.output_dir) / "results.jsonl").string() : "";
   GenerateResult acc;  // over all batches, for the trace's metrics
   double first_ttft = -1;
   for (size_t start = 0; start < prompts.size(); start += static_cast<size_t>(batch)) {
@@ -146,14 +143,14 @@ int run(int argc, char** argv) {
         out_text += dec.flush();
         log::out(fmt::format("[{}] text: {}\n", start + i, out_text));
       }
-      if (jl.is_open()) {
+      if (!jsonl.empty()) {
         nlohmann::json j = {{"index", start + i},        {"prompt_ids", s.prompt},        {"output_ids", s.output},
                             {"stop_reason", s.stop_reason}, {"ttft_ms", r.ttft_ms()},      {"prefill_ms", r.prefill_ms},
                             {"decode_ms", r.decode_ms},     {"ms_per_step", r.ms_per_step()}, {"tp", ro.tp},
                             {"pp", ro.pp},                 {"batch_size", group.size()}};
         if (tok) j["output_text"] = out_text;
         if (!texts[start + i].empty()) j["prompt_text"] = texts[start + i];
-        jl << j.dump() << "\n";
+        io::append_to_file(jsonl, j.dump() + "\n");
       }
     }
     double tps = r.decode_ms > 0 ? (r.output_tokens() - static_cast<int64_t>(r.seqs.size())) / (r.decode_ms / 1e3) : 0;

@@ -317,9 +317,8 @@ int run(int argc, char** argv) {
   // Everything that can be wrong with the inputs is found here, on every rank alike.
   Sweep s = load_sweep(config);
   auto points = expand(s);
-  check_output_dir(out_dir);
+  check_output_dir(out_dir);  // refuses a foreign or corrupt trace.h5
   const std::string trace_path = (std::filesystem::path(out_dir) / "trace.h5").string();
-  if (std::filesystem::exists(trace_path)) trace::read_trace(trace_path);  // refuses a foreign file
   dist::MpiEnv::init();
   auto world = dist::make_mpi_world_communicator();
   const int W = world->size(), me = world->rank();

@@ -38,6 +38,7 @@ int run(int argc, char** argv) {
   // Half-precision weights are judged by the relative error per row (the weights themselves moved).
   const bool half = ro.dtype == "bf16" || ro.dtype == "bfloat16" || ro.dtype == "f16" || ro.dtype == "float16";
 
+  if (!ro.output_dir.empty()) check_output_dir(ro.output_dir);
   auto ctx = setup_run(ro);
   Engine& eng = *ctx->engine;
   const int64_t V = ctx->cfg.vocab;

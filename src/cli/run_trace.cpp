@@ -44,6 +44,16 @@ void check_output_dir(const std::string& dir) {
   AD_CHECK(f, "--output-dir {} is not writable ({})", dir, std::strerror(errno));
   std::fclose(f);
   std::filesystem::remove(probe, ec);
+  // A trace this run could not append to fails the run now, not after its work.
+  auto trace = std::filesystem::path(dir) / "trace.h5";
+  if (std::filesystem::exists(trace, ec)) {
+    try {
+      trace::check_trace(trace.string());
+    } catch (const Error& e) {
+      AD_FAIL("--output-dir {}: cannot append to the existing {}: {} (move it away or choose another --output-dir)",
+              dir, trace.string(), e.what());
+    }
+  }
 }
 
 trace::MetricRow metrics_of(int rank, const GenerateResult& r, double load_ms, size_t bytes_read,

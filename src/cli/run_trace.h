@@ -14,8 +14,9 @@ namespace autodist::cli {
 // "autodist generate --model ..." from a subcommand's argv.
 std::string argv_string(int argc, char** argv);
 
-// Creates DIR if needed and checks that files can be written there (clear error otherwise), so a
-// run fails before its work rather than after.
+// Creates DIR if needed and checks that files can be written there and that an existing
+// DIR/trace.h5 is an intact autodist trace (clear error otherwise), so a run fails before its work
+// rather than after.
 void check_output_dir(const std::string& dir);
 
 // The `comm` rows of a comm-bench run: one per (op, size, placement); the in-place rows of ops that

@@ -12,10 +12,9 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <fstream>
-#include <random>
-#include <sstream>
 
 #include "core/error.h"
+#include "io/temp_files.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -58,11 +57,6 @@ std::string now_iso() {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(t));
 }
 
-std::string unique_suffix() {
-  std::random_device rd;
-  return fmt::format(".tmp.{}.{:08x}", ::getpid(), rd());
-}
-
 json read_json(const std::string& path) {
   std::ifstream f(path);
   AD_CHECK(f.good(), "cannot read {}", path);
@@ -99,10 +93,45 @@ uint64_t Checksum::digest() {
 
 std::string Checksum::hex(uint64_t h) { return fmt::format("{:016x}", h); }
 
-std::string model_fingerprint(const std::string& model_dir) {
+namespace {
+
+// What of one checkpoint file goes into the fingerprint: all of a small file (config.json, the
+// index), else the safetensors header and kSamples blocks spread over the data. Two copies of a
+// model with equal names, sizes and times but other weights differ in every sampled block.
+void hash_content(const fs::path& f, size_t size, Checksum& c) {
+  constexpr size_t kSmall = size_t(1) << 20, kBlock = 4096, kSamples = 8;
+  int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  AD_CHECK(fd >= 0, "cannot read {}: {}", f.string(), std::strerror(errno));
+  std::vector<uint8_t> buf;
+  auto take = [&](size_t off, size_t n) {
+    buf.resize(n);
+    ssize_t got = ::pread(fd, buf.data(), n, static_cast<off_t>(off));
+    if (got > 0) c.update(buf.data(), static_cast<size_t>(got));
+  };
+  if (size <= kSmall) {
+    take(0, size);
+  } else {
+    uint64_t n = 0;  // safetensors: 8-byte header length, then the JSON header
+    size_t data = 0;
+    if (::pread(fd, &n, 8, 0) == 8 && n <= std::min<uint64_t>(size - 8, 100u << 20)) data = 8 + n;
+    take(0, data);
+    const size_t span = size - data;
+    for (size_t i = 0; i < kSamples; ++i) take(data + (span - std::min(span, kBlock)) * i / (kSamples - 1), kBlock);
+  }
+  ::close(fd);
+}
+
+}  // namespace
+
+std::string model_real_path(const std::string& model_dir) {
   std::error_code ec;
-  fs::path dir = fs::weakly_canonical(model_dir, ec);
-  if (ec) dir = model_dir;
+  fs::path dir = fs::canonical(model_dir, ec);
+  return ec ? fs::absolute(model_dir).lexically_normal().string() : dir.string();
+}
+
+std::string model_fingerprint(const std::string& model_dir) {
+  const fs::path dir = model_real_path(model_dir);
+  std::error_code ec;
   std::vector<fs::path> files;
   for (auto& e : fs::directory_iterator(dir, ec)) {
     auto name = e.path().filename().string();
@@ -112,23 +141,25 @@ std::string model_fingerprint(const std::string& model_dir) {
   }
   AD_CHECK(!ec, "cannot list model directory {}: {}", model_dir, ec.message());
   std::sort(files.begin(), files.end());
-  std::string desc;
+  Checksum c;
+  std::string where = dir.string() + "\n";
+  c.update(where.data(), where.size());
   for (auto& f : files) {
     struct stat st {};
     AD_CHECK(::stat(f.c_str(), &st) == 0, "cannot stat {}: {}", f.string(), std::strerror(errno));
-    desc += fmt::format("{}|{}|{}.{}\n", f.filename().string(), st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    std::string desc = fmt::format("{}|{}|{}.{}|{}:{}\n", f.filename().string(), st.st_size, st.st_mtim.tv_sec,
+                                   st.st_mtim.tv_nsec, st.st_dev, st.st_ino);
+    c.update(desc.data(), desc.size());
+    hash_content(f, static_cast<size_t>(st.st_size), c);
   }
-  std::ifstream cf(dir / "config.json", std::ios::binary);
-  std::stringstream ss;
-  ss << cf.rdbuf();
-  desc += ss.str();
-  Checksum c;
-  c.update(desc.data(), desc.size());
   return fmt::format("{}-{}", dir.filename().string(), Checksum::hex(c.digest()));
 }
 
-ShardCache::ShardCache(std::string cache_dir, std::string fingerprint, std::string layout)
-    : dir_((fs::path(cache_dir) / fingerprint / layout).string()) {}
+ShardCache::ShardCache(const std::string& cache_dir, const std::string& model_dir, const std::string& layout)
+    : model_(model_real_path(model_dir)), fingerprint_(model_fingerprint(model_dir)),
+      dir_((fs::path(cache_dir) / fingerprint_ / layout).string()) {
+  sweep_stale_temp_files(dir_);  // full-size files of killed writers (none when the entry is new)
+}
 
 std::string ShardCache::data_path(int rank) const { return fmt::format("{}/rank{}.safetensors", dir_, rank); }
 std::string ShardCache::manifest_path(int rank) const { return fmt::format("{}/rank{}.json", dir_, rank); }
@@ -143,6 +174,11 @@ std::unique_ptr<SafetensorsFile> ShardCache::open(int rank, const json& expect, 
     m = read_json(mp);
   } catch (const std::exception& e) {
     why = fmt::format("manifest {} is unreadable ({})", mp, e.what());
+    return nullptr;
+  }
+  if (m.value("model", "") != model_ || m.value("fingerprint", "") != fingerprint_) {
+    why = fmt::format("manifest {} was written for model {} (fingerprint {}), not for {} ({})", mp,
+                      m.value("model", "?"), m.value("fingerprint", "none"), model_, fingerprint_);
     return nullptr;
   }
   for (auto& [k, v] : expect.items())
@@ -183,12 +219,14 @@ std::unique_ptr<SafetensorsFile> ShardCache::open(int rank, const json& expect, 
 ShardCache::Writer::Writer(const ShardCache& cache, int rank, const std::vector<TensorInfo>& tensors, json manifest,
                            const json& layout_info)
     : path_(cache.data_path(rank)), manifest_path_(cache.manifest_path(rank)), manifest_(std::move(manifest)) {
+  manifest_["model"] = cache.model_;
+  manifest_["fingerprint"] = cache.fingerprint_;
   std::error_code ec;
   fs::create_directories(cache.entry_dir(), ec);
   AD_CHECK(!ec, "cannot create {}: {}", cache.entry_dir(), ec.message());
   if (!fs::exists(fs::path(cache.entry_dir()) / "layout.json"))
     write_file_atomic((fs::path(cache.entry_dir()) / "layout.json").string(), layout_info.dump(2) + "\n");
-  tmp_ = path_ + unique_suffix();
+  tmp_ = temp_path(path_);
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
   AD_CHECK(fd_ >= 0, "cannot create {}: {}", tmp_, std::strerror(errno));
   std::string header = safetensors_header(tensors);
@@ -231,7 +269,7 @@ void ShardCache::Writer::commit() {
 }
 
 void write_file_atomic(const std::string& path, const std::string& text) {
-  std::string tmp = path + unique_suffix();
+  std::string tmp = temp_path(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
   AD_CHECK(fd >= 0, "cannot create {}: {}", tmp, std::strerror(errno));
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
@@ -295,6 +333,19 @@ std::vector<CachedFile> list_cache(const std::string& cache_dir, bool verify) {
   return out;
 }
 
+std::vector<TempFileInfo> cache_temp_files(const std::string& cache_dir) {
+  AD_CHECK(fs::is_directory(cache_dir), "cache directory {} does not exist", cache_dir);
+  std::vector<TempFileInfo> out;
+  auto add = [&](const fs::path& d) {
+    auto t = temp_files_in(d.string());
+    out.insert(out.end(), t.begin(), t.end());
+  };
+  add(cache_dir);
+  for (auto& e : fs::recursive_directory_iterator(cache_dir))
+    if (e.is_directory()) add(e.path());
+  return out;
+}
+
 size_t clear_cache(const std::string& cache_dir) {
   AD_CHECK(fs::is_directory(cache_dir), "cache directory {} does not exist", cache_dir);
   std::vector<fs::path> entries;
@@ -309,6 +360,9 @@ size_t clear_cache(const std::string& cache_dir) {
     std::error_code ec;
     if (fs::is_empty(d.parent_path(), ec)) fs::remove(d.parent_path(), ec);
   }
+  // Stale temporaries outside the entries (a write killed before its layout.json was renamed).
+  for (auto& t : cache_temp_files(cache_dir))
+    if (t.stale && ::unlink(t.path.c_str()) == 0) freed += t.size;
   return freed;
 }
 

@@ -1,10 +1,13 @@
-// defines: Checksum (fast 64-bit streaming hash), model_fingerprint, ShardCache (per-rank pre-sharded
-//          safetensors + manifest: lookup, atomic write, list/verify/clear)
+// defines: Checksum (fast 64-bit streaming hash), model_real_path, model_fingerprint, ShardCache
+//          (per-rank pre-sharded safetensors + manifest: lookup, atomic write, list/verify/clear),
+//          cache_temp_files
 //
 // Layout on disk:  DIR/<model fingerprint>/<layout>/rank<r>.safetensors  + rank<r>.json (manifest:
-// size, checksum, what the file holds) + layout.json (model path and layout, for `cache list`).
-// Files are written under a temporary name and renamed, data before manifest, so a reader that finds
-// a manifest finds its file; concurrent writers of one layout produce identical bytes.
+// size, checksum, the model's real path and fingerprint, what the file holds) + layout.json (model
+// path and layout, for `cache list`). Files are written under a temporary name (io::temp_path) and
+// renamed, data before manifest, so a reader that finds a manifest finds its file; concurrent writers
+// of one layout produce identical bytes; the next run to use an entry removes the stale temporaries
+// of killed writers.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -13,6 +16,7 @@
 #include <vector>
 
 #include "io/safetensors.h"
+#include "io/temp_files.h"
 
 namespace autodist::io {
 
@@ -32,20 +36,25 @@ class Checksum {
   uint64_t total_ = 0;
 };
 
-// "<dir name>-<16 hex>": a hash of the names, sizes and modification times of the checkpoint's
-// config and weight files (*.json, *.safetensors) and of config.json's content.
+// The model directory with symlinks resolved (absolute and normalised when it does not exist).
+std::string model_real_path(const std::string& model_dir);
+
+// "<dir name>-<16 hex>": a hash of the directory's real path and, for each config and weight file
+// (config.json, generation_config.json, *.safetensors, *.safetensors.index.json), its name, size,
+// modification time, device and inode, and its content: all of a small file, else the safetensors
+// header and 8 blocks of 4 KiB spread over the data (a few reads per file, whatever its size).
 std::string model_fingerprint(const std::string& model_dir);
 
 class ShardCache {
  public:
-  // entry_dir = cache_dir/fingerprint/layout
-  ShardCache(std::string cache_dir, std::string fingerprint, std::string layout);
+  // entry_dir = cache_dir/model_fingerprint(model_dir)/layout; removes the entry's stale temporaries.
+  ShardCache(const std::string& cache_dir, const std::string& model_dir, const std::string& layout);
   const std::string& entry_dir() const { return dir_; }
   std::string data_path(int rank) const;
   std::string manifest_path(int rank) const;
 
-  // The rank's file when its manifest exists, matches `expect` (every key of it) and the file's size
-  // and checksum agree. Otherwise null with `why` saying what was wrong ("" when simply absent).
+  // The rank's file when its manifest exists, names this model (real path and fingerprint), matches
+  // `expect` (every key of it) and the file's size and checksum agree. Otherwise null with `why` saying what was wrong ("" when simply absent).
   // With verify = false the checksum is left to the caller (`checksum` returns the manifest's), so a
   // loader can hash each tensor as it copies it: one pass over the file instead of two.
   std::unique_ptr<SafetensorsFile> open(int rank, const nlohmann::json& expect, std::string& why, bool verify = true,
@@ -70,7 +79,7 @@ class ShardCache {
   };
 
  private:
-  std::string dir_;
+  std::string model_, fingerprint_, dir_;
 };
 
 // `autodist cache` support: every rank file under a cache dir.
@@ -82,7 +91,11 @@ struct CachedFile {
   std::string status;  // ok | missing | size | checksum | manifest (verify only; "" from list)
 };
 std::vector<CachedFile> list_cache(const std::string& cache_dir, bool verify);
-// Removes every cache entry (directories holding layout.json) under cache_dir; returns bytes freed.
+// The temporaries (io::temp_files_in) in every directory under cache_dir: files of writes that are
+// under way, or of killed writers (stale: the next run that opens their entry removes them).
+std::vector<TempFileInfo> cache_temp_files(const std::string& cache_dir);
+// Removes every cache entry (directories holding layout.json) and every stale temporary under cache_dir;
+// returns bytes freed.
 size_t clear_cache(const std::string& cache_dir);
 
 // Writes `text` to path via a temporary in the same directory and rename.

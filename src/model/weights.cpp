@@ -204,7 +204,7 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
   std::unique_ptr<io::ShardCache> cache;
   if (!src.cache_dir.empty()) {
     try {
-      cache = std::make_unique<io::ShardCache>(src.cache_dir, io::model_fingerprint(src.model_dir), src.layout);
+      cache = std::make_unique<io::ShardCache>(src.cache_dir, src.model_dir, src.layout);
     } catch (const std::exception& e) {
       log::warn("shard cache disabled: {}", e.what());
     }
@@ -253,7 +253,6 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
   if (cache) {
     std::vector<io::TensorInfo> infos;
     for (auto& t : plan) infos.push_back({t.name, t.dtype, t.shape, 0, t.nbytes()});
-    expect["model"] = src.model_dir;
     try {
       writer = std::make_unique<io::ShardCache::Writer>(*cache, src.rank, infos, expect,
                                                         nlohmann::json::parse(src.layout_desc));

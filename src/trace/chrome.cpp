@@ -1,8 +1,6 @@
 // defines: write_chrome_trace
 #include "trace/chrome.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -12,6 +10,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "io/temp_files.h"
 
 namespace autodist::trace {
 
@@ -50,7 +49,7 @@ void write_chrome_trace(const std::string& path, const std::vector<Event>& event
   const nlohmann::json doc = {{"traceEvents", list}, {"displayTimeUnit", "ms"}};
 
   // Temp + rename: a reader never sees a half-written file.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = io::temp_path(path);
   {
     std::ofstream f(tmp);
     if (!f) AD_FAIL("cannot write chrome trace {}: cannot create {}: {}", path, tmp, std::strerror(errno));

@@ -1,4 +1,4 @@
-// defines: append_run, read_trace (trace.h5 per docs/trace-format.md, on the HDF5 C API)
+// defines: append_run, check_trace, read_trace (trace.h5 per docs/trace-format.md, on the HDF5 C API)
 #include "trace/h5.h"
 
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <initializer_list>
 
 #include "core/error.h"
+#include "io/temp_files.h"
 
 namespace autodist::trace {
 
@@ -332,13 +333,18 @@ struct TempFile {
 std::string append_run(const std::string& path, const RunRecord& run) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   const Ctx c{path};
+  // One writer at a time from copy to rename: two runs appending at once would each rename their own
+  // copy over the file, and the first one's run would be lost.
+  const std::string dir = fs::path(path).parent_path().string();
+  io::FileLock lock(io::output_lock_path(dir), fmt::format("cannot write trace {}", path));
+  io::sweep_stale_temp_files(dir.empty() ? "." : dir);
   std::error_code ec;
   const bool exists = fs::exists(path, ec);
   if (exists) require_hdf5(c, path);
 
   // Create the temp file ourselves first: an unwritable directory gets errno, not an HDF5 stack.
-  TempFile tmp{path + ".tmp." + std::to_string(::getpid())};
-  int fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  TempFile tmp{io::temp_path(path)};
+  int fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
   if (fd < 0) {
     tmp.keep = true;  // not ours to remove
     AD_FAIL("cannot write trace {}: cannot create {}: {}", path, tmp.path, std::strerror(errno));
@@ -378,23 +384,45 @@ std::string append_run(const std::string& path, const RunRecord& run) {
   return name;
 }
 
-std::vector<RunView> read_trace(const std::string& path) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  const Ctx c{path};
-  std::error_code ec;
-  if (!fs::exists(path, ec)) AD_FAIL("cannot read trace {}: no such file", path);
-  require_hdf5(c, path);
-  H fapl = file_access(c);
-  H file = c.make(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose, "open the trace");
-  require_trace(c, file);
+namespace {
 
-  std::vector<RunView> out;
-  if (H5Lexists(file, "runs", H5P_DEFAULT) <= 0) return out;
+// The trace at c.path opened read-only, refused unless it is an autodist trace.
+H open_trace(const Ctx& c) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  std::error_code ec;
+  if (!fs::exists(c.path, ec)) AD_FAIL("cannot read trace {}: no such file", c.path);
+  require_hdf5(c, c.path);
+  H fapl = file_access(c);
+  H file = c.make(H5Fopen(c.path.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose, "open the trace");
+  require_trace(c, file);
+  return file;
+}
+
+// /runs (-1 when the trace has none yet) and how many runs it holds.
+std::pair<H, hsize_t> open_runs(const Ctx& c, hid_t file) {
+  if (H5Lexists(file, "runs", H5P_DEFAULT) <= 0) return {H(), 0};
   H runs = c.make(H5Gopen2(file, "runs", H5P_DEFAULT), H5Gclose, "open /runs");
   H5G_info_t info;
   c.check(H5Gget_info(runs, &info), "count the runs");
+  return {std::move(runs), info.nlinks};
+}
+
+}  // namespace
+
+void check_trace(const std::string& path) {
+  const Ctx c{path};
+  H file = open_trace(c);
+  open_runs(c, file);
+}
+
+std::vector<RunView> read_trace(const std::string& path) {
+  const Ctx c{path};
+  H file = open_trace(c);
+  std::vector<RunView> out;
+  auto [runs, n_runs] = open_runs(c, file);
+  if (runs < 0) return out;
   Compound ev = event_type(c), me = metric_type(c), co = comm_type(c);
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
+  for (hsize_t i = 0; i < n_runs; ++i) {
     // Names are zero-padded, so name order is write order.
     char buf[256] = {0};
     c.check(H5Lget_name_by_idx(runs, ".", H5_INDEX_NAME, H5_ITER_INC, i, buf, sizeof buf, H5P_DEFAULT) < 0 ? -1 : 0,

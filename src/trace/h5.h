@@ -1,5 +1,5 @@
 // defines: MetricRow, CommRow, AttrValue, RunRecord, append_run (one /runs/NNNN group of trace.h5),
-//          RunView, read_trace (docs/trace-format.md)
+//          RunView, check_trace, read_trace (docs/trace-format.md)
 #pragma once
 #include <concepts>
 #include <cstdint>
@@ -51,9 +51,11 @@ struct RunRecord {
 };
 
 // Appends `run` as the next /runs/NNNN group of the trace at `path` (created if absent) and returns
-// the group name ("0000", ...). The file is never modified in place: copy to `path.tmp.<pid>`,
-// append, close, fsync, rename. Throws autodist::Error (and leaves `path` untouched) when `path` is
-// not an autodist trace, cannot be read, or its directory is not writable.
+// the group name ("0000", ...). The file is never modified in place: copy to a temporary
+// (io::temp_path), append, close, fsync, rename, all under the directory's output lock
+// (io::output_lock_path), so concurrent runs append one after the other; stale temporaries of killed
+// writers are removed first. Throws autodist::Error (and leaves `path` untouched) when `path` is not
+// an autodist trace, cannot be read, or its directory is not writable.
 std::string append_run(const std::string& path, const RunRecord& run);
 
 // One run read back.
@@ -64,6 +66,10 @@ struct RunView {
   std::vector<MetricRow> metrics;
   std::vector<CommRow> comm;  // empty when the run has no `comm` dataset
 };
+
+// Opens the trace and reads its root and /runs (not the runs' data): the same refusals as
+// read_trace, cheap enough to run before a run's work so a corrupt file fails it at once.
+void check_trace(const std::string& path);
 
 // All runs of the trace at `path`, in the order they were written (same refusal as append_run).
 std::vector<RunView> read_trace(const std::string& path);

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 #include <hdf5.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -7,30 +8,21 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
 #include "trace/chrome.h"
 #include "trace/h5.h"
+#include "test_files.h"
 
 using namespace autodist;
 using namespace autodist::trace;
+using autodist::test::error_of;
+using autodist::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory per test case, removed at the end.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    static int n = 0;
-    dir = fs::temp_directory_path() / ("autodist_trace_h5_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
 
 Event ev(int32_t rank, const char* phase, int64_t t0, int64_t t1, int64_t bytes = 0, int chunk = -1, int layer = -1,
          int step = -1, int mb = -1) {
@@ -47,15 +39,6 @@ bool no_temp_files(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir))
     if (e.path().filename().string().find(".tmp.") != std::string::npos) return false;
   return true;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 RunRecord sample_run() {
@@ -223,6 +206,58 @@ TEST_CASE("trace.h5: unwritable or missing directory is a clear error") {
 
   CHECK(error_of([&] { read_trace("/nonexistent_autodist_dir/trace.h5"); }).find("no such file") !=
         std::string::npos);
+}
+
+TEST_CASE("trace.h5: processes appending at once keep every run (the output lock)") {
+  TempDir d;
+  const std::string path = d / "trace.h5";
+  constexpr int kProcs = 4, kRuns = 6;
+  std::vector<pid_t> kids;
+  for (int p = 0; p < kProcs; ++p) {
+    pid_t k = ::fork();
+    if (k == 0) {
+      int rc = 0;
+      for (int i = 0; i < kRuns; ++i) {
+        RunRecord r = sample_run();
+        r.set("name", fmt::format("proc{}_run{}", p, i));
+        try {
+          append_run(path, r);
+        } catch (...) {
+          rc = 1;
+        }
+      }
+      ::_exit(rc);
+    }
+    kids.push_back(k);
+  }
+  for (pid_t k : kids) {
+    int st = 0;
+    ::waitpid(k, &st, 0);
+    CHECK((WIFEXITED(st) && WEXITSTATUS(st) == 0));
+  }
+  auto runs = read_trace(path);
+  CHECK(runs.size() == kProcs * kRuns);
+  std::set<std::string> names;
+  for (auto& r : runs) names.insert(std::get<std::string>(r.attrs.at("name")));
+  CHECK(names.size() == kProcs * kRuns);
+  CHECK(no_temp_files(d.dir));
+}
+
+TEST_CASE("trace.h5: check_trace refuses a garbage or truncated file before a run, naming it") {
+  TempDir d;
+  const std::string path = d / "trace.h5";
+  CHECK(error_of([&] { check_trace(path); }).find("no such file") != std::string::npos);
+  append_run(path, sample_run());
+  append_run(path, sample_run());
+  check_trace(path);  // intact: no error
+  const auto size = fs::file_size(path);
+  fs::resize_file(path, size / 2);
+  std::string msg = error_of([&] { check_trace(path); });
+  CHECK(msg.find(path) != std::string::npos);
+  CHECK(!msg.empty());
+  std::ofstream(path) << std::string(4096, 'g');
+  msg = error_of([&] { check_trace(path); });
+  CHECK(msg == path + " is not an autodist trace (not an HDF5 file)");
 }
 
 TEST_CASE("chrome trace: X events with relative ts/dur and process names") {
