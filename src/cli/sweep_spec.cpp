@@ -32,12 +32,19 @@ std::string known_keys() {
   return k;
 }
 
+const char* node_kind(const YAML::Node& n) { return n.IsSequence() ? "list" : n.IsMap() ? "map" : "null"; }
+
+// A key, or a value read as text (name, command): a single YAML value, never a list, a map or nothing.
+std::string text_of(const Sweep& s, const YAML::Node& n, const std::string& what) {
+  AD_CHECK(n.IsScalar(), "{}: {} must be a single value, got a {}", where(s, n), what, node_kind(n));
+  return n.Scalar();
+}
+
 // A scalar of the key's type, as text ("2", "ring", "true").
 std::string scalar(const Sweep& s, const std::string& key, const YAML::Node& v) {
   auto it = param_kinds().find(key);
   AD_CHECK(it != param_kinds().end(), "{}: unknown key '{}' (expected one of: {})", where(s, v), key, known_keys());
-  AD_CHECK(v.IsScalar(), "{}: '{}' must be a single value here, got a {}", where(s, v), key,
-           v.IsSequence() ? "list" : v.IsMap() ? "map" : "null");
+  AD_CHECK(v.IsScalar(), "{}: '{}' must be a single value here, got a {}", where(s, v), key, node_kind(v));
   const std::string text = v.as<std::string>();
   if (it->second == Kind::Int) {
     long long x = 0;
@@ -68,7 +75,7 @@ Sweep load_sweep(const std::string& path) {
   AD_CHECK(root.IsMap(), "{}: the sweep config must be a map of keys (name, grid, fixed, ...)", path);
   bool has_grid = false;
   for (auto kv : root) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = text_of(s, kv.first, "a key");
     const YAML::Node& v = kv.second;
     auto int_of = [&](const char* what) {
       long long x = 0;
@@ -76,9 +83,9 @@ Sweep load_sweep(const std::string& path) {
       return x;
     };
     if (key == "name") {
-      s.name = v.as<std::string>();
+      s.name = text_of(s, v, "'name'");
     } else if (key == "command") {
-      s.command = v.as<std::string>();
+      s.command = text_of(s, v, "'command'");
       AD_CHECK(s.command == "generate" || s.command == "comm-bench",
                "{}: command must be generate or comm-bench, got '{}'", where(s, v), s.command);
     } else if (key == "repeats") {
@@ -91,12 +98,15 @@ Sweep load_sweep(const std::string& path) {
       s.timeout_s = static_cast<double>(int_of("timeout_s"));
     } else if (key == "fixed") {
       AD_CHECK(v.IsMap(), "{}: 'fixed' must be a map of key: value", where(s, v));
-      for (auto f : v) s.fixed[f.first.as<std::string>()] = scalar(s, f.first.as<std::string>(), f.second);
+      for (auto f : v) {
+        const std::string fk = text_of(s, f.first, "a key of 'fixed'");
+        s.fixed[fk] = scalar(s, fk, f.second);
+      }
     } else if (key == "grid") {
       has_grid = true;
       AD_CHECK(v.IsMap(), "{}: 'grid' must be a map of key: [values]", where(s, v));
       for (auto g : v) {
-        const std::string gk = g.first.as<std::string>();
+        const std::string gk = text_of(s, g.first, "a key of 'grid'");
         std::vector<std::string> vals;
         if (g.second.IsSequence()) {
           for (auto x : g.second) vals.push_back(scalar(s, gk, x));
