@@ -3,10 +3,13 @@
 // which scripts/fuzz.sh also replays through the fuzz binaries.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "cli/sweep_spec.h"
 #include "core/error.h"
+#include "io/safetensors.h"
 
 using namespace autodist;
 
@@ -36,4 +39,17 @@ TEST_CASE("fuzz regression: a sweep YAML key or name that is null, a list or a m
   const std::string list_key = kRegressions + "/fuzz_sweep_yaml/list_grid_key.yaml";  // grid: {[tp]: [1]}
   CHECK(error_of([&] { cli::load_sweep(list_key); }) ==
         list_key + ":2: a key of 'grid' must be a single value, got a list");
+}
+
+TEST_CASE("fuzz regression: a safetensors index whose weight_map value is not a file name is refused naming it") {
+  // The fuzzer's input (tests/fuzz/regressions/fuzz_safetensors_index/shard_name_not_a_string) maps a tensor to a
+  // list; the json type error escaped Checkpoint as an "internal error".
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "autodist_fuzz_regression_index";
+  fs::create_directories(dir);
+  std::ofstream(dir / "model.safetensors.index.json") << R"({"weight_map": {"model.norm.weight": ["a.safetensors"]}})";
+  CHECK(error_of([&] { io::Checkpoint ck(dir.string()); }) ==
+        (dir / "model.safetensors.index.json").string() +
+            ": weight_map maps 'model.norm.weight' to [\"a.safetensors\"], expected a shard file name (a string)");
+  fs::remove_all(dir);
 }
