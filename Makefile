@@ -9,7 +9,7 @@ BIN := $(BUILD)/autodist
 export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 
-.PHONY: all deps build test run chat bench report clean
+.PHONY: all deps build test run chat bench report fuzz fuzz-ci clean
 
 all: build
 
@@ -50,5 +50,14 @@ report:
 	@test -n "$(DIR)" || { echo "usage: make report DIR=<folder with trace.h5> [REPORT_OUT=...]"; exit 2; }
 	tests/sweep/py.sh experiments/report.py --trace $(DIR) $(if $(REPORT_OUT),--out $(REPORT_OUT))
 
+# libFuzzer targets of the file parsers (tests/fuzz, clang + ASan + UBSan): each runs FUZZ_SECONDS on a copy of its
+# seed corpus; any crash, sanitizer report, leak or hang fails and names the reproducer. fuzz-ci: 60 s each (CI).
+FUZZ_SECONDS ?= 600
+fuzz:
+	JOBS=$(JOBS) scripts/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-ci:
+	JOBS=$(JOBS) scripts/fuzz.sh 60
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz

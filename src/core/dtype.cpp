@@ -93,6 +93,7 @@ float f16_to_f32(uint16_t h) {
 }
 
 void convert_to_f32(const void* src, DType t, float* dst, size_t n) {
+  if (n == 0) return;  // an empty tensor: dst may be null (memcpy's arguments must not be)
   switch (t) {
     case DType::F32: std::memcpy(dst, src, n * 4); return;
     case DType::BF16: {

@@ -118,6 +118,8 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
              index.string());
     std::map<std::string, size_t> file_idx;
     for (auto& [name, fv] : j["weight_map"].items()) {
+      AD_CHECK(fv.is_string(), "{}: weight_map maps '{}' to {}, expected a shard file name (a string)",
+               index.string(), name, fv.dump());
       std::string fname = fv.get<std::string>();
       auto it = file_idx.find(fname);
       if (it == file_idx.end()) {

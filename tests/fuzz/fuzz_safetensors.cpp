@@ -1,0 +1,12 @@
+// fuzz_safetensors: the input is one model.safetensors file (8-byte header length, JSON header, data); the
+// checkpoint is opened and every tensor read, whole and sliced.
+#include "checkpoint_reads.h"
+#include "fuzz_util.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace autodist::fuzz;
+  if (hits_known_defect(std::string_view(reinterpret_cast<const char*>(data), size))) return 0;
+  write_input("model.safetensors", data, size);
+  expected([&] { read_all(FuzzDir::get().path()); });
+  return 0;
+}
