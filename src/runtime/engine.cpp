@@ -111,12 +111,13 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
   StageExecutor& dec = decoder();
   // Decode rows read their token from the device when this rank's own head wrote it (no pipeline in between).
   Scheduler sched(sq, sp() ? 1 : opt_.micro_batches, dec.role().first && dec.role().last);
-  prepare(sp() ? prefill_rows(longest) : sched.max_rows(), longest + o.max_output, B, sched.max_outputs());
+  const int64_t new_tokens = sq.max_new_tokens();
+  prepare(sp() ? prefill_rows(longest) : sched.max_rows(), longest + new_tokens, B, sched.max_outputs());
   // The stop tokens a ban excludes, and room to time every step without allocating.
   std::vector<int32_t> stops = sq.stop_tokens();
   tokens_->banned = Buffer(&be_, DType::I32, {static_cast<int64_t>(stops.size())});
   if (!stops.empty()) be_.to_device(tokens_->banned.t(), stops.data());
-  timeline_.reserve(static_cast<size_t>((o.max_output + 2) * sched.micro_batches() * (2 * cfg_.n_layers + 16) +
+  timeline_.reserve(static_cast<size_t>((new_tokens + 2) * sched.micro_batches() * (2 * cfg_.n_layers + 16) +
                                         (sp() ? B * (longest / opt_.sp_chunk + 2) * 8 : 0) + 64));
   GenerateResult res;
   res.load_ms = load_ms_;
