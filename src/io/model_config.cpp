@@ -110,7 +110,11 @@ std::string Keys::text_or(const char* key, const std::string& def) const {
 
 void add_ids(const json& v, int64_t vocab, const std::string& what, std::vector<int64_t>& out) {
   auto add = [&](const json& x) {
-    const int64_t id = json_int(x, what, 0, vocab - 1);
+    const int64_t id = json_int(x, what, 0, kMaxSize);  // token ids are int32: no wrapping (2^32 + 5 is not 5)
+    if (id >= vocab) {  // transformers' GPT-2 defaults (50256) on a smaller vocab: a token no step can produce
+      log::warn("{}: {} is outside the vocabulary of {} tokens and can never be generated; ignored", what, id, vocab);
+      return;
+    }
     for (auto have : out)
       if (have == id) return;
     out.push_back(id);

@@ -101,7 +101,8 @@ class Keys {
   std::string path_, prefix_;
 };
 
-// Adds an id or a list of ids (eos_token_id) to out, once each; every id in [0, vocab). what: "FILE: eos_token_id".
+// Adds an id or a list of ids (eos_token_id) to out, once each: int32 ids, those outside [0, vocab) dropped with a
+// warning (HF's own tiny configs keep GPT-2's 50256 on a vocab of 1024). what: "FILE: eos_token_id".
 void add_ids(const nlohmann::json& v, int64_t vocab, const std::string& what, std::vector<int64_t>& out);
 // rope_parameters (transformers 5) or rope_theta + rope_scaling (4).
 RopeConfig parse_rope(const nlohmann::json& j, const std::string& path);

@@ -60,7 +60,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& path)
     c.dtype = config_json::parse_dtype_key(j, path);
     f.read_config(j, path, c);
     if (keys.has("eos_token_id")) config_json::add_ids(j["eos_token_id"], c.vocab, keys.what("eos_token_id"), c.eos_ids);
-    c.bos_id = keys.int_or("bos_token_id", -1, 0, c.vocab - 1);
+    c.bos_id = keys.int_or("bos_token_id", -1, 0, config_json::kMaxSize);
   } catch (const nlohmann::json::exception& e) {
     AD_FAIL("{}: missing or mistyped key ({})", path, e.what());
   }

@@ -169,11 +169,18 @@ TEST_CASE("config values are read in their type and range, naming the key") {
   CHECK(err(R"({"hidden_act": 3})") == "config.json: hidden_act: expected a string, got number 3");
   CHECK(err(R"({"architectures": "LlamaForCausalLM"})") ==
         "config.json: architectures: expected a list of names, got string \"LlamaForCausalLM\"");
-  CHECK(err(R"({"eos_token_id": 4294967301})") == "config.json: eos_token_id: 4294967301 is too large (at most 99)");
-  CHECK(err(R"({"eos_token_id": [2, 100]})") == "config.json: eos_token_id: 100 is too large (at most 99)");
+  CHECK(err(R"({"eos_token_id": 4294967301})") ==
+        "config.json: eos_token_id: 4294967301 is too large (at most 2147483647)");  // not token 5
+  CHECK(err(R"({"eos_token_id": [2, 2.0]})") == "config.json: eos_token_id: expected an integer, got number 2.0");
   CHECK(err(R"({"eos_token_id": -1})") == "config.json: eos_token_id: must be >= 0, got -1");
   CHECK(err(R"({"eos_token_id": null, "bos_token_id": null})") == "");
   CHECK(err(R"({"bos_token_id": 1.5})") == "config.json: bos_token_id: expected an integer, got number 1.5");
+  {  // ids beyond the vocabulary (GPT-2's 50256 in HF's tiny configs) can never be generated: dropped
+    json j = json::parse(test::hub_config_text("gpt2"));
+    j["vocab_size"] = 1024;
+    j["eos_token_id"] = json::array({50256, 7});
+    CHECK(parse_model_config(j.dump(), "config.json").eos_ids == std::vector<int64_t>{7});
+  }
   CHECK(err(R"({"sliding_window": -4})") == "config.json: sliding_window: must be >= 0, got -4");
   CHECK(err(R"({"max_position_embeddings": 0})") == "config.json: max_position_embeddings: must be >= 1, got 0");
   CHECK(err(R"({"n_inner": 0})", "GPT2LMHeadModel") == "config.json: n_inner: must be >= 1, got 0");
