@@ -14,6 +14,16 @@
 
 namespace autodist {
 
+namespace {
+// The head's kBadLogits (a NaN or inf logit) stops the run where it happened: token 0 would be a wrong answer.
+void check_token(int32_t tok, int64_t step, int64_t seq, int64_t position, int rank) {
+  if (tok != kBadLogits) return;
+  AD_FAIL("rank {}: the logits of {} (sequence {}, position {}) are NaN or infinite: the model overflowed (try "
+          "--dtype f32, or check the checkpoint's weights)",
+          rank, step == 0 ? std::string("the prefill (step 0)") : fmt::format("decode step {}", step), seq, position);
+}
+}  // namespace
+
 Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, dist::ParallelGroups& groups,
                LoadedModel model)
     : be_(be), cfg_(cfg), opt_(opt), groups_(groups), layout_(std::move(model.layout)),
@@ -128,6 +138,7 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
     for (int64_t b = 0; b < B; ++b) {
       StepOutput kind = sq.needs_logits(b) ? StepOutput::Sample : StepOutput::Greedy;
       ChunkResult r = prefill_chunked(prompts[b], static_cast<int32_t>(b), kind, false, sq.ban_stop(b), o.sampling);
+      check_token(r.tokens[0], 0, b, static_cast<int64_t>(prompts[b].size()), groups_.topo.rank);
       if (local_) be_.to_device(tokens_->slot.t().rows(b, 1), &r.tokens[0]);  // the decode feeds back from here
       sq.accept(b, r.tokens[0]);
     }
@@ -176,6 +187,7 @@ void Engine::step_loop(Sequences& sq, Scheduler& sched, const GenerateOptions& o
       if (!last) continue;
       const auto& now = sched.members(m);
       const int32_t* tk = ex.tokens(m);
+      for (size_t i = 0; i < now.size(); ++i) check_token(tk[i], step, now[i], sq.len[now[i]], groups_.topo.rank);
       ex.send_tokens(m, static_cast<int64_t>(now.size()));
       for (size_t i = 0; i < now.size(); ++i) sq.accept(now[i], tk[i]);
     }

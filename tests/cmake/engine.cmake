@@ -50,7 +50,16 @@ expect_fail(bad_verify_atol_nan "--atol must be a finite number >= 0, got nan" $
 # The largest int64 output length runs to the context (it reserved 2^63 tokens: "internal error: vector::reserve").
 add_test(NAME generate_max_output_length_int64_max COMMAND ${EXPECT_OK} "-> 1021 tokens \\(context\\)" ${AUTODIST_BIN} generate
          --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1,2,3 --max-output-length 9223372036854775807)
-set_tests_properties(generate_max_output_length_int64_max PROPERTIES TIMEOUT 120)
+# A temperature so small that logits / T overflow a float is greedy (it returned the least likely token, 1023).
+add_test(NAME generate_tiny_temperature_is_greedy COMMAND ${EXPECT_OK} "-> 8 tokens \\(length\\): 510,510,922,579,626,527,527,158"
+         ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1,2,3 --max-output-length 8 --temperature 1e-40)
+set_tests_properties(generate_max_output_length_int64_max generate_tiny_temperature_is_greedy PROPERTIES TIMEOUT 120)
+# NaN logits stop the run naming the step and the rank (they became token 0); at pp 2 the head is on rank 1.
+expect_fail(bad_nan_logits "rank 0: the logits of the prefill \\(step 0\\) \\(sequence 0, position 3\\) are NaN or infinite"
+            ${GEN} ${BAD}/nan_logits)
+expect_fail(bad_nan_logits_pp2 "rank 1: the logits of the prefill \\(step 0\\) \\(sequence 0, position 3\\) are NaN or infinite"
+            ${MPIRUN} -np 2 ${GEN} ${BAD}/nan_logits --pp 2)
+set_tests_properties(bad_nan_logits_pp2 PROPERTIES ENVIRONMENT "${MPIRUN_ENV}" PROCESSORS 2)
 expect_fail(bad_unknown_command "unknown command 'frobnicate'" ${AUTODIST_BIN} frobnicate)
 
 # Text in, text out on a synthetic model with the real Qwen3 vocabulary and tokenizer.

@@ -1,5 +1,5 @@
 // Whole-model checks on small synthetic Llama checkpoints, one rank on the cpu backend: Llama's mlp_bias against a
-// reference computed here.
+// reference computed here, and NaN logits stopping the run with the step and rank named.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -164,5 +164,42 @@ TEST_CASE("llama mlp_bias: gate/up/down biases are applied (zero biases: the mod
   CHECK(max_diff(biased, reference_logits(cb, t, token)) < 1e-4);  // the biases, as the reference applies them
   CHECK(max_diff(plain, reference_logits(cn, none, token)) < 1e-4);
   CHECK(max_diff(biased, widen(plain)) > 1e-2);  // and they matter
+  fs::remove_all(dir);
+}
+
+TEST_CASE("NaN logits stop generate naming the step, the sequence and the rank (greedy and sampled)") {
+  const fs::path dir = fs::temp_directory_path() / "autodist_nan_logits_test";
+  fs::remove_all(dir);
+  const json cfg = llama_config(false);
+  write_synthetic_checkpoint({"nan", cfg}, (dir / "synth").string(), DType::F32, 5);
+  Tensors t = read_all((dir / "synth").string());
+  const ModelConfig c = parse_model_config(cfg.dump(), "nan");
+  const std::vector<int32_t> prompt = {1, 2, 3};
+  // An infinite final norm weight: logits are +-inf or NaN from the prefill on.
+  Tensors inf = t;
+  inf.at("model.norm.weight")[0] = INFINITY;
+  write_model((dir / "prefill").string(), cfg, inf, c);
+  for (float temperature : {0.0f, 0.8f}) {
+    INFO("temperature ", temperature);
+    GenerateOptions go;
+    go.max_output = go.min_output = 4;
+    go.stop_at_eos = false;
+    go.sampling.temperature = temperature;
+    // The embedding row of the first token generated is NaN: the prefill is clean, decode step 1 is not.
+    const int32_t first = OneRank((dir / "synth").string()).eng->generate({prompt}, go).seqs[0].output[0];
+    REQUIRE(std::find(prompt.begin(), prompt.end(), first) == prompt.end());
+    Tensors poisoned = t;
+    auto& emb = poisoned.at("model.embed_tokens.weight");
+    std::fill(emb.begin() + first * c.hidden, emb.begin() + (first + 1) * c.hidden, NAN);
+    write_model((dir / "decode").string(), cfg, poisoned, c);
+    OneRank decode((dir / "decode").string());
+    CHECK_THROWS_WITH_AS(decode.eng->generate({prompt}, go),
+                         doctest::Contains("rank 0: the logits of decode step 1 (sequence 0, position 4) are NaN or "
+                                           "infinite"),
+                         Error);
+    OneRank pre((dir / "prefill").string());
+    CHECK_THROWS_WITH_AS(pre.eng->generate({prompt, {7}}, go),
+                         doctest::Contains("rank 0: the logits of the prefill (step 0) (sequence 0, position 3)"), Error);
+  }
   fs::remove_all(dir);
 }
