@@ -133,10 +133,11 @@ class Backend {
   // out[R, D] = the plan's output rows of x[T, D].
   virtual void gather_rows(const Tensor& x, Tensor out) = 0;
   // pairs[R, 2] (f32) = (max, vocab_start + index of its first occurrence) of each row of x[R, V] over the first
-  // `valid` columns; (-inf, vocab_start) when valid is 0. Indices must stay below 2^24 (exact in f32).
+  // `valid` columns; (-inf, vocab_start) when valid is 0, (NaN, ..) when one of them is NaN or infinite. Indices must
+  // stay below 2^24 (exact in f32).
   virtual void argmax(const Tensor& x, int64_t valid, int64_t vocab_start, Tensor pairs) = 0;
-  // tokens[R] (i32) = index of the best of the G candidate pairs[G, R, 2] of each row (the first part wins ties),
-  // and slot_tokens[slot of output row r] = tokens[r].
+  // tokens[R] (i32) = index of the best of the G candidate pairs[G, R, 2] of each row (the first part wins ties;
+  // kBadLogits when a part's max is NaN), and slot_tokens[slot of output row r] = tokens[r].
   virtual void pick(const Tensor& pairs, Tensor tokens, Tensor slot_tokens) = 0;
   // out[R, V] = parts[G, R, Vl] side by side, the first V of the G*Vl columns (vocab-parallel logits, padded).
   virtual void gather_vocab(const Tensor& parts, Tensor out) = 0;

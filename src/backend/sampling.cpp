@@ -30,7 +30,7 @@ double sample_uniform(uint64_t seed, int64_t position) {
 void RowSampler::candidates(const float* logits, int64_t V, const SamplingOptions& o) {
   c_.clear();
   for (int64_t i = 0; i < V; ++i)
-    if (logits[i] > -INFINITY) c_.emplace_back(logits[i] / o.temperature, static_cast<int32_t>(i));
+    if (logits[i] > -INFINITY) c_.emplace_back(logits[i], static_cast<int32_t>(i));
   auto by_logit = [](const auto& a, const auto& b) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   };
@@ -38,10 +38,11 @@ void RowSampler::candidates(const float* logits, int64_t V, const SamplingOption
   std::partial_sort(c_.begin(), c_.begin() + static_cast<std::ptrdiff_t>(k), c_.end(), by_logit);
   c_.resize(k);
   if (c_.empty()) return;
-  float mx = c_[0].first;
+  // In double, from the differences to the largest logit: (l - max) / T is <= 0 and exp() of it cannot overflow.
+  const double mx = c_[0].first, t = o.temperature;
   double sum = 0;
-  for (auto& [p, i] : c_) sum += (p = std::exp(p - mx));
-  for (auto& [p, i] : c_) p = static_cast<float>(p / sum);
+  for (auto& [p, i] : c_) sum += (p = std::exp((p - mx) / t));
+  for (auto& [p, i] : c_) p /= sum;
   if (o.top_p < 1.0f) {
     // Keep the smallest prefix whose mass reaches top_p (always at least one token), as HF does.
     double cum = 0;
@@ -54,12 +55,14 @@ void RowSampler::candidates(const float* logits, int64_t V, const SamplingOption
     c_.resize(keep);
     double s2 = 0;
     for (auto& [p, i] : c_) s2 += p;
-    for (auto& [p, i] : c_) p = static_cast<float>(p / s2);
+    for (auto& [p, i] : c_) p /= s2;
   }
 }
 
 int32_t RowSampler::sample(float* logits, int64_t V, const SamplingOptions& o, double u, const int32_t* banned,
                            int64_t n_banned) {
+  for (int64_t i = 0; i < V; ++i)
+    if (!std::isfinite(logits[i])) return kBadLogits;
   for (int64_t j = 0; j < n_banned; ++j)
     if (banned[j] >= 0 && banned[j] < V) logits[banned[j]] = -INFINITY;
   if (o.greedy()) {

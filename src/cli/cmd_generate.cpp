@@ -44,7 +44,7 @@ int run(int argc, char** argv) {
   RunOptions ro;
   GenerateOptions go;
   std::string prompt_ids, prompts_file, prompt_text, tokenizer_path;
-  int64_t batch = 1;
+  int64_t batch = 1, seed = 1234;
   bool chat = false;
   float temperature = 0, top_p = 1;
   po::options_description d("generate options");
@@ -57,7 +57,7 @@ int run(int argc, char** argv) {
     ("tokenizer", po::value(&tokenizer_path), "tokenizer.json or its directory (default: the model directory)")
     ("max-output-length", po::value(&go.max_output)->default_value(256), "tokens to generate at most")
     ("min-output-length", po::value(&go.min_output)->default_value(1), "eos is suppressed before this many tokens")
-    ("seed", po::value(&go.sampling.seed)->default_value(1234), "sampling seed")
+    ("seed", po::value(&seed)->default_value(1234), "sampling seed (>= 0)")
     ("temperature", po::value(&temperature)->default_value(0.0f), "0: greedy")
     ("top-k", po::value(&go.sampling.top_k)->default_value(0), "0: off")
     ("top-p", po::value(&top_p)->default_value(1.0f), "1: off")
@@ -65,6 +65,9 @@ int run(int argc, char** argv) {
   po::variables_map vm;
   if (!parse_args(argc, argv, d, vm, "usage: autodist generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3 | --prompts-file FILE) [options]"))
     return 0;
+  // A uint64 option would take "-1" as 2^64-1 (lexical_cast wraps negative numbers): read it signed.
+  AD_CHECK(seed >= 0, "--seed must be >= 0, got {}", seed);
+  go.sampling.seed = static_cast<uint64_t>(seed);
   go.sampling.temperature = temperature;
   go.sampling.top_p = top_p;
   go.sampling.validate();
@@ -106,7 +109,15 @@ int run(int argc, char** argv) {
   if (!ro.output_dir.empty()) check_output_dir(ro.output_dir);
   auto ctx = setup_run(ro);
   Engine& eng = *ctx->engine;
-  for (auto& p : prompts) eng.check_prompt(p);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    if (tok && !texts[i].empty())  // ids from the tokenizer: name the token, the model may not be the tokenizer's
+      for (int32_t id : prompts[i])
+        AD_CHECK(id < ctx->cfg.vocab,
+                 "prompt {}: token '{}' (id {}) of the tokenizer is outside the model's vocabulary of {} tokens: "
+                 "--tokenizer does not belong to --model {}",
+                 i, tok->token_bytes(id), id, ctx->cfg.vocab, ro.model);
+    eng.check_prompt(prompts[i]);
+  }
   // One line per prompt, each appended whole under the directory's output lock (concurrent runs).
   const std::string jsonl =
       ctx->is_root() && !ro.output_dir.empty() ? (std::filesystem::path(ro.output_dir) / "results.jsonl").string() : "";

@@ -24,6 +24,7 @@ int run(int argc, char** argv) {
     ("dtype", po::value(&dtype)->default_value("auto"), "weights of the run: auto | bf16 | f16 | f32 (sizes the split)");
   po::variables_map vm;
   if (!parse_args(argc, argv, d, vm, "usage: autodist inspect --model DIR [--pp P --partition POLICY --dtype D]")) return 0;
+  AD_CHECK(tp >= 1 && pp >= 1, "--tp and --pp must be >= 1, got {} and {}", tp, pp);
   ModelConfig c = load_model_config(model);
   io::Checkpoint ck(model);
   size_t ck_bytes = 0;

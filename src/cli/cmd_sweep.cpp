@@ -3,6 +3,7 @@
 // run are recorded as skipped with the reason, failing points as failed, and every point is
 // appended to OUTPUT_DIR/trace.h5 as soon as it ends. See configs/sweeps/*.yaml.
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -33,6 +34,12 @@ struct Point {
     return it == p.end() ? dflt : it->second;
   }
   int64_t num(const std::string& k, int64_t dflt) const { return std::stoll(get(k, std::to_string(dflt))); }
+  // num() for an int option: a value beyond int is refused (tp 4294967297 ran as tp 1).
+  int count(const std::string& k, int dflt) const {
+    const int64_t v = num(k, dflt);
+    AD_CHECK(v >= INT_MIN && v <= INT_MAX, "sweep point {}: '{}' {} is out of range (at most {})", name, k, v, INT_MAX);
+    return static_cast<int>(v);
+  }
 };
 
 std::vector<Point> expand(const Sweep& s) {
@@ -57,13 +64,13 @@ std::vector<Point> expand(const Sweep& s) {
 RunOptions run_options_of(const Point& q, const std::string& log_level) {
   RunOptions ro;
   ro.model = q.get("model", "");
-  ro.tp = static_cast<int>(q.num("tp", 1));
-  ro.pp = static_cast<int>(q.num("pp", 1));
+  ro.tp = q.count("tp", 1);
+  ro.pp = q.count("pp", 1);
   ro.partition = q.get("partition", "equal-layers");
-  ro.sp_chunk_size = static_cast<int>(q.num("sp_chunk_size", 0));
+  ro.sp_chunk_size = q.count("sp_chunk_size", 0);
   ro.kv_sync = q.get("kv_sync", "");
   if (ro.kv_sync == "none" && ro.sp_chunk_size == 0) ro.kv_sync.clear();  // plain run, not SP+PP
-  ro.micro_batches = static_cast<int>(q.num("micro_batches", 1));
+  ro.micro_batches = q.count("micro_batches", 1);
   ro.device = q.get("device", "auto");
   ro.comm = q.get("comm", "auto");
   ro.dtype = q.get("dtype", "auto");
@@ -159,8 +166,8 @@ void run_comm_point(const Sweep& s, const Point& q, dist::Communicator& sub, con
   o.min_bytes = dist::parse_size(q.get("min_bytes", "8"), "min_bytes");
   o.max_bytes = dist::parse_size(q.get("max_bytes", "1M"), "max_bytes");
   o.step_factor = q.num("step_factor", 2);
-  o.iters = static_cast<int>(q.num("iters", 0));           // 0: from the time budget
-  o.warmup = static_cast<int>(q.num("warmup_iters", -1));  // -1: from the time budget
+  o.iters = q.count("iters", 0);           // 0: from the time budget
+  o.warmup = q.count("warmup_iters", -1);  // -1: from the time budget
   o.budget_ms = q.num("time_budget_ms", 100);
   o.check = q.get("check", "false") == "true";
   o.dtype = parse_dtype(q.get("dtype", "f32"));
@@ -217,9 +224,9 @@ int run(int argc, char** argv) {
     int n = 0;
     if (s.command == "generate") {
       skip = skip_reason(q, ro, W);
-      n = ro.tp * ro.pp;
+      n = static_cast<int>(std::min<int64_t>(int64_t{ro.tp} * ro.pp, INT_MAX));  // skip says why when too many
     } else {
-      n = static_cast<int>(q.num("world", W));
+      n = q.count("world", W);
       if (n < 1 || n > W) skip = fmt::format("world {} is not in [1, {}]", n, W);
     }
     std::string status = "ok";

@@ -11,7 +11,7 @@ namespace {
 
 int run(int argc, char** argv) {
   std::string preset, config, out, dtype = "bf16";
-  uint64_t seed = 1;
+  int64_t seed = 1;  // signed: a uint64 option takes "-1" as 2^64-1
   po::options_description d("synth options");
   d.add_options()
     ("preset", po::value(&preset), "tiny | qwen3-0.6b | qwen3-4b | qwen3-8b | qwen2.5-0.5b | qwen2.5-7b | llama-3.1-8b | "
@@ -23,9 +23,10 @@ int run(int argc, char** argv) {
   po::variables_map vm;
   if (!parse_args(argc, argv, d, vm, "usage: autodist synth (--preset NAME | --config config.json) --out DIR")) return 0;
   AD_CHECK(preset.empty() != config.empty(), "give exactly one of --preset or --config");
+  AD_CHECK(seed >= 0, "--seed must be >= 0, got {}", seed);
   SynthPreset spec = preset.empty() ? preset_from_config(config) : find_preset(preset);
   Stopwatch sw;
-  SynthReport r = write_synthetic_checkpoint(spec, out, parse_dtype(dtype), seed);
+  SynthReport r = write_synthetic_checkpoint(spec, out, parse_dtype(dtype), static_cast<uint64_t>(seed));
   log::out(fmt::format("synth {}: {} layers, hidden {}, vocab {}, {} -> {} ({:.1f} MB in {:.1f} s)\n", spec.name,
                        r.layers, r.hidden, r.vocab, dtype, out, r.bytes / 1e6, sw.ms() / 1e3));
   return 0;

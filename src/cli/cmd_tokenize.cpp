@@ -1,6 +1,7 @@
 // autodist tokenize: encode/decode text with a tokenizer.json, check it against HF reference files,
 // measure encoding throughput.
 #include <algorithm>
+#include <cmath>
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -228,6 +229,7 @@ int run(int argc, char** argv) {
   if (vm.count("ids")) log::out(tok.decode(parse_id_list(ids)) + "\n");
   if (vm.count("check")) rc |= check(tok, check_file);
   if (vm.count("chat-check")) rc |= chat_check(tok, chat_file);
+  AD_CHECK(std::isfinite(seconds) && seconds > 0, "--seconds must be a number > 0, got {}", seconds);
   if (vm.count("bench")) rc |= bench(tok, bench_file, seconds);
   return rc;
 }

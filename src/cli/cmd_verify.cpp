@@ -33,6 +33,9 @@ int run(int argc, char** argv) {
   const bool generate_check = !no_generate;
   if (reference.empty()) reference = (std::filesystem::path(ro.model) / "reference.safetensors").string();
   AD_CHECK(std::filesystem::exists(reference), "reference file '{}' does not exist", reference);
+  // A NaN or negative tolerance makes every comparison meaningless: a tolerance given must be a number >= 0.
+  for (auto [flag, v] : {std::pair{"atol", atol}, {"rtol", rtol}})
+    AD_CHECK(!vm.count(flag) || (std::isfinite(v) && v >= 0), "--{} must be a finite number >= 0, got {}", flag, v);
   if (atol < 0) atol = 1e-3;  // the cpu backend computes in float32
   if (rtol < 0) rtol = 3e-2;
   // Half-precision weights are judged by the relative error per row (the weights themselves moved).

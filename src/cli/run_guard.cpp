@@ -13,6 +13,10 @@ int guarded(CommandFn fn, int argc, char** argv) {
   int code = 0;
   try {
     code = fn(argc, argv);
+  } catch (const boost::program_options::invalid_option_value& e) {
+    // lexical_cast refuses numbers beyond the option's type (--max-output-length 99999999999999999999) as "invalid".
+    log::error("{}: not a number, or out of range for the option (see 'autodist {} --help')", e.what(), argv[0]);
+    code = 2;
   } catch (const boost::program_options::error& e) {
     log::error("{} (see 'autodist {} --help')", e.what(), argv[0]);
     code = 2;

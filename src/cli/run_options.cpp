@@ -1,5 +1,6 @@
 #include "cli/run_options.h"
 
+#include <climits>
 #include <cstdlib>
 #include <sstream>
 
@@ -15,9 +16,9 @@ void add_run_options(po::options_description& d, RunOptions& o) {
   d.add_options()
     ("model", po::value(&o.model)->required(), "HuggingFace model directory (config.json + safetensors)")
     ("tensor-parallel-size", po::value(&o.tp)->default_value(1), "tensor-parallel ranks (alias --tp)")
-    ("tp", po::value(&o.tp_alias)->default_value(0), "alias of --tensor-parallel-size")
+    ("tp", po::value<int>()->notifier([&o](int v) { o.tp_alias = v; }), "alias of --tensor-parallel-size")
     ("pipeline-parallel-size", po::value(&o.pp)->default_value(1), "pipeline stages (alias --pp)")
-    ("pp", po::value(&o.pp_alias)->default_value(0), "alias of --pipeline-parallel-size")
+    ("pp", po::value<int>()->notifier([&o](int v) { o.pp_alias = v; }), "alias of --pipeline-parallel-size")
     ("partition", po::value(&o.partition)->default_value("equal-layers"),
      "equal-layers | equal-params | threshold:BYTES | memory:GB,GB,.. | layers:A,B,..")
     ("micro-batches", po::value(&o.micro_batches)->default_value(1), "pipeline micro-batches")
@@ -43,10 +44,14 @@ void add_comm_timeout_option(po::options_description& d, double& seconds) {
 void check_run_options(RunOptions& o) {
   log::set_level(log::parse_level(o.log_level));
   dist::set_comm_timeout(o.comm_timeout);  // checks it: a positive number of seconds
-  if (o.tp_alias) o.tp = o.tp_alias;
-  if (o.pp_alias) o.pp = o.pp_alias;
-  AD_CHECK(o.tp >= 1, "--tensor-parallel-size must be >= 1, got {}", o.tp);
-  AD_CHECK(o.pp >= 1, "--pipeline-parallel-size must be >= 1, got {}", o.pp);
+  if (o.tp_alias) o.tp = *o.tp_alias;
+  if (o.pp_alias) o.pp = *o.pp_alias;
+  AD_CHECK(o.tp >= 1, "--tensor-parallel-size (--tp) must be >= 1, got {}", o.tp);
+  AD_CHECK(o.pp >= 1, "--pipeline-parallel-size (--pp) must be >= 1, got {}", o.pp);
+  // The world is an MPI int: a product beyond it would wrap (65536 x 65536 = 0 ranks).
+  const int64_t ranks = int64_t{o.tp} * o.pp;
+  AD_CHECK(ranks <= INT_MAX, "--tp {} x --pp {} = {} ranks is more than MPI can launch (at most {})", o.tp, o.pp,
+           ranks, INT_MAX);
   AD_CHECK(o.micro_batches >= 1, "--micro-batches must be >= 1, got {}", o.micro_batches);
   AD_CHECK(o.device == "auto" || o.device == "cpu" || o.device == "cuda",
            "--device must be auto, cpu or cuda, got '{}'", o.device);

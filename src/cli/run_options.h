@@ -3,6 +3,7 @@
 #pragma once
 #include <boost/program_options.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backend/backend.h"
@@ -17,7 +18,8 @@ namespace po = boost::program_options;
 
 struct RunOptions {
   std::string model;
-  int tp = 1, pp = 1, tp_alias = 0, pp_alias = 0;
+  int tp = 1, pp = 1;
+  std::optional<int> tp_alias, pp_alias;  // --tp / --pp when given (they win over the long names)
   std::string partition = "equal-layers";
   int micro_batches = 1;
   int sp_chunk_size = 0;

@@ -10,9 +10,10 @@ namespace autodist::dist {
 Topology Topology::make(int world, int rank, int tp, int pp) {
   AD_CHECK(tp >= 1, "--tensor-parallel-size must be >= 1, got {}", tp);
   AD_CHECK(pp >= 1, "--pipeline-parallel-size must be >= 1, got {}", pp);
-  AD_CHECK(world == tp * pp,
+  const int64_t ranks = int64_t{tp} * pp;  // in int64: the int product of two large sizes wraps
+  AD_CHECK(world == ranks,
            "world size {} != tensor-parallel size {} x pipeline-parallel size {} = {}; launch with mpirun -np {}",
-           world, tp, pp, tp * pp, tp * pp);
+           world, tp, pp, ranks, ranks);
   AD_CHECK(rank >= 0 && rank < world, "rank {} outside world of {}", rank, world);
   return Topology{world, rank, tp, pp};
 }

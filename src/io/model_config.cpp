@@ -1,11 +1,13 @@
 #include "io/model_config.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_value.h"
 #include "core/log.h"
 
 namespace fs = std::filesystem;
@@ -45,68 +47,132 @@ int64_t ModelConfig::layer_params() const {
 }
 
 void ModelConfig::validate() const {
-  AD_CHECK(hidden > 0 && n_layers > 0 && n_heads > 0 && n_kv_heads > 0 && head_dim > 0 && intermediate > 0 &&
-               vocab > 0 && max_position > 0,
-           "config of {}: sizes must be positive (hidden {}, layers {}, heads {}, kv heads {}, head_dim {}, "
-           "intermediate {}, vocab {}, max positions {})",
-           architecture, hidden, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab, max_position);
+  const int64_t kMax = config_json::kMaxSize;
+  for (auto [name, v] : {std::pair{"hidden size", hidden}, {"layers", n_layers}, {"attention heads", n_heads},
+                         {"key/value heads", n_kv_heads}, {"head_dim", head_dim}, {"intermediate size", intermediate},
+                         {"vocab size", vocab}, {"max positions", max_position}})
+    AD_CHECK(v >= 1 && v <= kMax, "config of {}: {} must be from 1 to {}, got {}", architecture, name, kMax, v);
   AD_CHECK(n_heads % n_kv_heads == 0, "config: num_attention_heads {} is not a multiple of num_key_value_heads {}",
            n_heads, n_kv_heads);
   AD_CHECK(pos != PosKind::Rope || head_dim % 2 == 0, "config: head_dim {} must be even for rotary embeddings",
            head_dim);
+  AD_CHECK(q_dim() <= kMax, "config: num_attention_heads {} x head_dim {} = {} is more than {}", n_heads, head_dim,
+           q_dim(), kMax);
+  AD_CHECK(std::isfinite(norm_eps) && norm_eps > 0, "config: the norm epsilon must be finite and > 0, got {}",
+           norm_eps);
+  AD_CHECK(std::isfinite(rope.theta) && rope.theta > 0, "config: rope_theta must be finite and > 0, got {}",
+           rope.theta);
+  AD_CHECK(sliding_window >= 0 && pos_offset >= 0 && pos_offset <= kMax - max_position,
+           "config: sliding window {} and position offset {} must be >= 0", sliding_window, pos_offset);
+  for (int64_t id : eos_ids)
+    AD_CHECK(id >= 0 && id < vocab, "config: eos token id {} is outside the vocabulary of {} tokens", id, vocab);
+  // Every size below is an int64 product of these; a model too large for that (or for memory) is refused here.
+  // (An upper bound, in double: layer_params() itself is int64 arithmetic.)
+  const double D = static_cast<double>(hidden), Q = static_cast<double>(q_dim()), I = static_cast<double>(intermediate);
+  const double params = static_cast<double>(n_layers) * (4 * D * Q + 3 * D * I + 4 * D + 3 * Q + 2 * I) +
+                        D * (2 * static_cast<double>(vocab) + static_cast<double>(max_position + pos_offset));
+  AD_CHECK(params < 0x1p62, "config of {}: {:.3g} parameters is more than any machine holds", architecture, params);
 }
 
 namespace config_json {
 
-void add_ids(const json& v, std::vector<int64_t>& out) {
-  auto add = [&](int64_t id) {
-    for (auto x : out)
-      if (x == id) return;
+bool Keys::has(const char* key) const {
+  auto it = j_.find(key);
+  return it != j_.end() && !it->is_null();
+}
+
+int64_t Keys::size(const char* key) const {
+  AD_CHECK(has(key), "{} is missing", what(key));
+  return json_int(j_.at(key), what(key), 1, kMaxSize);
+}
+
+int64_t Keys::size_or(const char* key, int64_t def) const { return has(key) ? size(key) : def; }
+
+int64_t Keys::int_or(const char* key, int64_t def, int64_t lo, int64_t hi) const {
+  return has(key) ? json_int(j_.at(key), what(key), lo, hi) : def;
+}
+
+double Keys::number_or(const char* key, double def) const {
+  return has(key) ? json_number(j_.at(key), what(key)) : def;
+}
+
+double Keys::positive_or(const char* key, double def) const {
+  const double x = number_or(key, def);
+  AD_CHECK(x > 0, "{}: must be > 0, got {}", what(key), x);
+  return x;
+}
+
+bool Keys::flag_or(const char* key, bool def) const { return has(key) ? json_bool(j_.at(key), what(key)) : def; }
+
+std::string Keys::text_or(const char* key, const std::string& def) const {
+  return has(key) ? json_string(j_.at(key), what(key)) : def;
+}
+
+void add_ids(const json& v, int64_t vocab, const std::string& what, std::vector<int64_t>& out) {
+  auto add = [&](const json& x) {
+    const int64_t id = json_int(x, what, 0, kMaxSize);  // token ids are int32: no wrapping (2^32 + 5 is not 5)
+    if (id >= vocab) {  // transformers' GPT-2 defaults (50256) on a smaller vocab: a token no step can produce
+      log::warn("{}: {} is outside the vocabulary of {} tokens and can never be generated; ignored", what, id, vocab);
+      return;
+    }
+    for (auto have : out)
+      if (have == id) return;
     out.push_back(id);
   };
-  if (v.is_number_integer()) add(v.get<int64_t>());
-  if (v.is_array())
-    for (auto& x : v)
-      if (x.is_number_integer()) add(x.get<int64_t>());
+  if (v.is_null()) return;
+  if (!v.is_array()) return add(v);
+  for (auto& x : v) add(x);
 }
 
 RopeConfig parse_rope(const json& j, const std::string& path) {
   RopeConfig r;
   // transformers 5: rope_parameters holds theta and the scaling; 4: rope_theta + rope_scaling.
   json params = json::object();
-  if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) params = j["rope_parameters"];
-  if (j.contains("rope_scaling") && j["rope_scaling"].is_object())
-    for (auto& [k, v] : j["rope_scaling"].items()) params[k] = v;
-  r.theta = get_or<double>(params, "rope_theta", get_or<double>(j, "rope_theta", 10000.0));
-  std::string type = get_or<std::string>(params, "rope_type", get_or<std::string>(params, "type", "default"));
+  std::string section = "rope_parameters.";
+  for (const char* key : {"rope_parameters", "rope_scaling"}) {
+    if (!j.contains(key) || j[key].is_null()) continue;
+    AD_CHECK(j[key].is_object(), "{}: {}: expected an object, got {}", path, key, json_describe(j[key]));
+    for (auto& [k, v] : j[key].items()) params[k] = v;
+    section = std::string(key) + ".";
+  }
+  const Keys top(j, path), p(params, path, section);
+  r.theta = p.has("rope_theta") ? p.positive_or("rope_theta", 0) : top.positive_or("rope_theta", 10000.0);
+  std::string type = p.text_or("rope_type", p.text_or("type", "default"));
   if (type == "default") r.type = RopeType::Default;
   else if (type == "linear") r.type = RopeType::Linear;
   else if (type == "llama3") r.type = RopeType::Llama3;
   else if (type == "yarn") r.type = RopeType::Yarn;
   else if (type == "dynamic") r.type = RopeType::Dynamic;
   else AD_FAIL("{}: rope type '{}' is not supported (supported: default, linear, llama3, yarn, dynamic)", path, type);
-  r.factor = get_or<double>(params, "factor", 1.0);
-  r.low_freq_factor = get_or<double>(params, "low_freq_factor", 1.0);
-  r.high_freq_factor = get_or<double>(params, "high_freq_factor", 4.0);
-  r.original_max_position = get_or<int64_t>(params, "original_max_position_embeddings", 0);
-  r.beta_fast = get_or<double>(params, "beta_fast", 32.0);
-  r.beta_slow = get_or<double>(params, "beta_slow", 1.0);
-  r.mscale = get_or<double>(params, "mscale", 0.0);
-  r.mscale_all_dim = get_or<double>(params, "mscale_all_dim", 0.0);
-  r.attention_factor = get_or<double>(params, "attention_factor", 0.0);
-  r.truncate = get_or<bool>(params, "truncate", true);
-  r.partial_rotary_factor = get_or<double>(params, "partial_rotary_factor", get_or<double>(j, "partial_rotary_factor", 1.0));
-  if (r.type != RopeType::Default)
-    AD_CHECK(r.factor > 0, "{}: rope scaling factor must be positive, got {}", path, r.factor);
-  if (r.type == RopeType::Llama3)
+  r.factor = p.positive_or("factor", 1.0);
+  r.low_freq_factor = p.positive_or("low_freq_factor", 1.0);
+  r.high_freq_factor = p.positive_or("high_freq_factor", 4.0);
+  r.original_max_position = p.int_or("original_max_position_embeddings", 0, 0, kMaxSize);
+  r.beta_fast = p.positive_or("beta_fast", 32.0);
+  r.beta_slow = p.positive_or("beta_slow", 1.0);
+  r.mscale = p.number_or("mscale", 0.0);
+  r.mscale_all_dim = p.number_or("mscale_all_dim", 0.0);
+  r.attention_factor = p.number_or("attention_factor", 0.0);
+  r.truncate = p.flag_or("truncate", true);
+  r.partial_rotary_factor = p.has("partial_rotary_factor") ? p.number_or("partial_rotary_factor", 1.0)
+                                                            : top.number_or("partial_rotary_factor", 1.0);
+  if (r.type == RopeType::Llama3) {
     AD_CHECK(r.original_max_position > 0, "{}: llama3 rope scaling needs original_max_position_embeddings", path);
+    // The smoothing between the two wavelengths divides by their difference.
+    AD_CHECK(r.high_freq_factor > r.low_freq_factor, "{}: llama3 rope scaling needs high_freq_factor {} > low_freq_factor {}",
+             path, r.high_freq_factor, r.low_freq_factor);
+  }
+  if (r.type == RopeType::Yarn)  // yarn's correction range divides by log(theta)
+    AD_CHECK(r.theta != 1.0, "{}: yarn rope scaling needs rope_theta != 1", path);
+  AD_CHECK(r.attention_factor >= 0, "{}attention_factor: must be >= 0, got {}", p.what(""), r.attention_factor);
   AD_CHECK(r.partial_rotary_factor == 1.0, "{}: partial_rotary_factor {} is not supported", path,
            r.partial_rotary_factor);
   return r;
 }
 
-DType parse_dtype_key(const json& j) {
-  std::string s = get_or<std::string>(j, "dtype", get_or<std::string>(j, "torch_dtype", "float32"));
+DType parse_dtype_key(const json& j, const std::string& path) {
+  const Keys k(j, path);
+  std::string s = k.text_or("dtype", k.text_or("torch_dtype", "float32"));
   if (s == "bfloat16") return DType::BF16;
   if (s == "float16") return DType::F16;
   return DType::F32;

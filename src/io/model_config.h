@@ -75,19 +75,39 @@ const char* rope_type_name(RopeType t);
 const char* activation_name(Activation a);
 
 namespace config_json {
-// The value of key, or def when it is absent or null.
-template <typename T>
-T get_or(const nlohmann::json& j, const char* key, T def) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return def;
-  return it->get<T>();
-}
-// Adds an id or a list of ids (eos_token_id) to out, once each.
-void add_ids(const nlohmann::json& v, std::vector<int64_t>& out);
+// The largest size a config may give (hidden, layers, heads, vocab, ...): int32 is what kernels, positions and token
+// ids are indexed with.
+constexpr int64_t kMaxSize = 2147483647;
+
+// Typed reads of one JSON object's keys: a value of the wrong type or out of range throws naming the file and the
+// key ("FILE: hidden_size: expected an integer, got string \"64\""). A key that is absent or null takes its default.
+class Keys {
+ public:
+  // prefix names the object inside the file in messages ("rope_scaling.").
+  Keys(const nlohmann::json& j, std::string path, std::string prefix = "")
+      : j_(j), path_(std::move(path)), prefix_(std::move(prefix)) {}
+  bool has(const char* key) const;
+  std::string what(const char* key) const { return path_ + ": " + prefix_ + key; }
+  int64_t size(const char* key) const;                  // required, in [1, kMaxSize]
+  int64_t size_or(const char* key, int64_t def) const;  // in [1, kMaxSize]
+  int64_t int_or(const char* key, int64_t def, int64_t lo, int64_t hi) const;
+  double number_or(const char* key, double def) const;    // finite
+  double positive_or(const char* key, double def) const;  // finite and > 0
+  bool flag_or(const char* key, bool def) const;
+  std::string text_or(const char* key, const std::string& def) const;
+
+ private:
+  const nlohmann::json& j_;
+  std::string path_, prefix_;
+};
+
+// Adds an id or a list of ids (eos_token_id) to out, once each: int32 ids, those outside [0, vocab) dropped with a
+// warning (HF's own tiny configs keep GPT-2's 50256 on a vocab of 1024). what: "FILE: eos_token_id".
+void add_ids(const nlohmann::json& v, int64_t vocab, const std::string& what, std::vector<int64_t>& out);
 // rope_parameters (transformers 5) or rope_theta + rope_scaling (4).
 RopeConfig parse_rope(const nlohmann::json& j, const std::string& path);
-// The dtype (or torch_dtype) key: float32 | bfloat16 | float16 (else f32).
-DType parse_dtype_key(const nlohmann::json& j);
+// The dtype (or torch_dtype) key: float32 | bfloat16 | float16 (else, and absent: f32); a string.
+DType parse_dtype_key(const nlohmann::json& j, const std::string& path);
 // An activation name of config.json (hidden_act, activation_function); throws naming key and value.
 Activation parse_activation(const std::string& name, const char* key, const std::string& path);
 }  // namespace config_json

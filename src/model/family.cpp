@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_value.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -46,16 +47,20 @@ ModelConfig parse_model_config(const std::string& text, const std::string& path)
   }
   AD_CHECK(j.is_object(), "{}: expected a JSON object", path);
   ModelConfig c;
+  const config_json::Keys keys(j, path);
   try {
-    if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty())
-      c.architecture = j["architectures"][0].get<std::string>();
+    if (keys.has("architectures")) {
+      const json& a = j["architectures"];
+      AD_CHECK(a.is_array(), "{}: architectures: expected a list of names, got {}", path, json_describe(a));
+      if (!a.empty()) c.architecture = json_string(a[0], path + ": architectures[0]");
+    }
     const Family& f = family_for(c.architecture, path);
     c.family = f.name;
-    c.model_type = config_json::get_or<std::string>(j, "model_type", "");
-    c.dtype = config_json::parse_dtype_key(j);
-    if (j.contains("eos_token_id")) config_json::add_ids(j["eos_token_id"], c.eos_ids);
-    c.bos_id = config_json::get_or<int64_t>(j, "bos_token_id", -1);
+    c.model_type = keys.text_or("model_type", "");
+    c.dtype = config_json::parse_dtype_key(j, path);
     f.read_config(j, path, c);
+    if (keys.has("eos_token_id")) config_json::add_ids(j["eos_token_id"], c.vocab, keys.what("eos_token_id"), c.eos_ids);
+    c.bos_id = keys.int_or("bos_token_id", -1, 0, config_json::kMaxSize);
   } catch (const nlohmann::json::exception& e) {
     AD_FAIL("{}: missing or mistyped key ({})", path, e.what());
   }
@@ -76,8 +81,10 @@ ModelConfig load_model_config(const std::string& dir) {
     try {
       std::ifstream gf(g);
       json gj = json::parse(gf);
-      if (gj.contains("eos_token_id")) config_json::add_ids(gj["eos_token_id"], c.eos_ids);
-    } catch (const std::exception& e) {
+      AD_CHECK(gj.is_object(), "{}: expected a JSON object", g.string());
+      if (gj.contains("eos_token_id"))
+        config_json::add_ids(gj["eos_token_id"], c.vocab, g.string() + ": eos_token_id", c.eos_ids);
+    } catch (const nlohmann::json::exception& e) {
       AD_FAIL("{}: not valid JSON ({})", g.string(), e.what());
     }
   }

@@ -7,38 +7,36 @@
 namespace autodist {
 namespace {
 
-using config_json::get_or;
 using nlohmann::json;
 
-void refuse_true(const json& j, const char* key, const std::string& path, const char* why) {
-  AD_CHECK(!get_or<bool>(j, key, false), "{}: {}: true is not supported ({})", path, key, why);
+void refuse_true(const config_json::Keys& k, const char* key, const char* why) {
+  AD_CHECK(!k.flag_or(key, false), "{}: true is not supported ({})", k.what(key), why);
 }
 
 void read_config(const json& j, const std::string& path, ModelConfig& c) {
-  c.hidden = j.at("n_embd").get<int64_t>();
-  c.n_layers = j.at("n_layer").get<int64_t>();
-  c.n_heads = j.at("n_head").get<int64_t>();
+  const config_json::Keys k(j, path);
+  c.hidden = k.size("n_embd");
+  c.n_layers = k.size("n_layer");
+  c.n_heads = k.size("n_head");
   c.n_kv_heads = c.n_heads;
-  c.head_dim = c.n_heads > 0 ? c.hidden / c.n_heads : 0;
-  AD_CHECK(c.head_dim * c.n_heads == c.hidden, "{}: n_embd {} is not a multiple of n_head {}", path, c.hidden,
-           c.n_heads);
-  c.intermediate = get_or<int64_t>(j, "n_inner", 4 * c.hidden);  // null: 4 n_embd
-  c.vocab = j.at("vocab_size").get<int64_t>();
-  c.max_position = get_or<int64_t>(j, "n_positions", 1024);
-  c.norm_eps = get_or<double>(j, "layer_norm_epsilon", 1e-5);
-  c.tie_embeddings = get_or<bool>(j, "tie_word_embeddings", true);
+  AD_CHECK(c.hidden % c.n_heads == 0, "{}: n_embd {} is not a multiple of n_head {}", path, c.hidden, c.n_heads);
+  c.head_dim = c.hidden / c.n_heads;
+  c.intermediate = k.size_or("n_inner", 4 * c.hidden);  // null: 4 n_embd
+  c.vocab = k.size("vocab_size");
+  c.max_position = k.size_or("n_positions", 1024);
+  c.norm_eps = k.positive_or("layer_norm_epsilon", 1e-5);
+  c.tie_embeddings = k.flag_or("tie_word_embeddings", true);
   c.norm = NormKind::LayerNorm;
   c.norm_bias = true;
   c.pos = PosKind::Learned;
   c.pos_offset = 0;
   c.mlp = MlpKind::Plain;
-  c.act = config_json::parse_activation(get_or<std::string>(j, "activation_function", "gelu_new"),
-                                        "activation_function", path);
+  c.act = config_json::parse_activation(k.text_or("activation_function", "gelu_new"), "activation_function", path);
   c.qkv_bias = c.o_bias = c.mlp_bias = true;
-  c.scale_attn = get_or<bool>(j, "scale_attn_weights", true);
-  refuse_true(j, "scale_attn_by_inverse_layer_idx", path, "scores would be scaled by 1/(layer+1)");
-  refuse_true(j, "reorder_and_upcast_attn", path, "an fp32-upcast attention order");
-  refuse_true(j, "add_cross_attention", path, "an encoder-decoder model");
+  c.scale_attn = k.flag_or("scale_attn_weights", true);
+  refuse_true(k, "scale_attn_by_inverse_layer_idx", "scores would be scaled by 1/(layer+1)");
+  refuse_true(k, "reorder_and_upcast_attn", "an fp32-upcast attention order");
+  refuse_true(k, "add_cross_attention", "an encoder-decoder model");
 }
 
 ModelSources model_sources(const ModelConfig& c) {

@@ -1,54 +1,66 @@
 // The Llama family: Llama, Mistral, Qwen2 (q/k/v bias), Qwen3 (q/k RMSNorm). RMSNorm, RoPE with its scalings,
 // gated SiLU MLP, Linear weights [out, in]; attention_bias and mlp_bias honoured.
 #include "core/error.h"
+#include "core/json_value.h"
 #include "model/family.h"
 
 namespace autodist {
 namespace {
 
-using config_json::get_or;
 using nlohmann::json;
 
 void read_config(const json& j, const std::string& path, ModelConfig& c) {
   const std::string& arch = c.architecture;
-  c.hidden = j.at("hidden_size").get<int64_t>();
-  c.n_layers = j.at("num_hidden_layers").get<int64_t>();
-  c.n_heads = j.at("num_attention_heads").get<int64_t>();
-  c.n_kv_heads = get_or<int64_t>(j, "num_key_value_heads", c.n_heads);
-  c.head_dim = get_or<int64_t>(j, "head_dim", 0);
-  if (c.head_dim == 0) c.head_dim = c.n_heads > 0 ? c.hidden / c.n_heads : 0;
-  c.intermediate = j.at("intermediate_size").get<int64_t>();
-  c.vocab = j.at("vocab_size").get<int64_t>();
-  c.max_position = get_or<int64_t>(j, "max_position_embeddings", 2048);
-  c.norm_eps = get_or<double>(j, "rms_norm_eps", 1e-6);
-  c.tie_embeddings = get_or<bool>(j, "tie_word_embeddings", false);
+  const config_json::Keys k(j, path);
+  c.hidden = k.size("hidden_size");
+  c.n_layers = k.size("num_hidden_layers");
+  c.n_heads = k.size("num_attention_heads");
+  c.n_kv_heads = k.size_or("num_key_value_heads", c.n_heads);
+  AD_CHECK(c.n_heads % c.n_kv_heads == 0, "{}: num_attention_heads {} is not a multiple of num_key_value_heads {}",
+           path, c.n_heads, c.n_kv_heads);
+  if (k.has("head_dim")) {
+    c.head_dim = k.size("head_dim");  // may differ from hidden / heads (Qwen3)
+  } else {
+    AD_CHECK(c.hidden % c.n_heads == 0,
+             "{}: hidden_size {} is not a multiple of num_attention_heads {} (and no head_dim is given)", path,
+             c.hidden, c.n_heads);
+    c.head_dim = c.hidden / c.n_heads;
+  }
+  c.intermediate = k.size("intermediate_size");
+  c.vocab = k.size("vocab_size");
+  c.max_position = k.size_or("max_position_embeddings", 2048);
+  c.norm_eps = k.positive_or("rms_norm_eps", 1e-6);
+  c.tie_embeddings = k.flag_or("tie_word_embeddings", false);
   c.norm = NormKind::RMSNorm;
   c.pos = PosKind::Rope;
   c.mlp = MlpKind::Gated;
-  c.act = config_json::parse_activation(get_or<std::string>(j, "hidden_act", "silu"), "hidden_act", path);
+  const std::string act = k.text_or("hidden_act", "silu");
+  c.act = config_json::parse_activation(act, "hidden_act", path);
   AD_CHECK(c.act == Activation::Silu, "{}: hidden_act '{}' is not supported for {} (its gated MLP takes silu)", path,
-           get_or<std::string>(j, "hidden_act", ""), arch);
+           act, arch);
   c.rope = config_json::parse_rope(j, path);
   // Bias and q/k norm are implied by the architecture, as in transformers.
   if (arch == "Qwen2ForCausalLM") c.qkv_bias = true;
   if (arch == "Qwen3ForCausalLM") c.qk_norm = true;
-  if (get_or<bool>(j, "attention_bias", false)) c.qkv_bias = c.o_bias = true;
-  c.mlp_bias = get_or<bool>(j, "mlp_bias", false);
+  if (k.flag_or("attention_bias", false)) c.qkv_bias = c.o_bias = true;
+  c.mlp_bias = k.flag_or("mlp_bias", false);
   // Sliding window: Qwen2/3 gate it with use_sliding_window; Mistral has no flag.
-  int64_t sw = get_or<int64_t>(j, "sliding_window", 0);
-  bool use_sw = j.contains("use_sliding_window") ? get_or<bool>(j, "use_sliding_window", false) : true;
+  const int64_t sw = k.int_or("sliding_window", 0, 0, config_json::kMaxSize);
+  bool use_sw = j.contains("use_sliding_window") ? k.flag_or("use_sliding_window", false) : true;
   if (arch == "LlamaForCausalLM") use_sw = false;
   c.sliding_window = (use_sw && sw > 0 && sw < c.max_position) ? sw : 0;
-  if (c.sliding_window > 0 && j.contains("layer_types") && j["layer_types"].is_array()) {
+  if (c.sliding_window > 0 && k.has("layer_types")) {
     // transformers 5 lists each layer's attention kind; we support all-full or all-sliding.
+    const json& types = j["layer_types"];
+    AD_CHECK(types.is_array(), "{}: expected a list, got {}", k.what("layer_types"), json_describe(types));
     size_t sliding = 0;
-    for (auto& t : j["layer_types"]) sliding += t.get<std::string>() == "sliding_attention";
-    AD_CHECK(sliding == 0 || sliding == j["layer_types"].size(),
-             "{}: mixed full/sliding attention layers are not supported", path);
+    for (auto& t : types) sliding += json_string(t, k.what("layer_types")) == "sliding_attention";
+    AD_CHECK(sliding == 0 || sliding == types.size(), "{}: mixed full/sliding attention layers are not supported",
+             path);
     if (sliding == 0) c.sliding_window = 0;
   } else if (c.sliding_window > 0 && (arch == "Qwen2ForCausalLM" || arch == "Qwen3ForCausalLM")) {
     // Qwen windows only layers >= max_window_layers; we support the uniform cases.
-    int64_t mwl = get_or<int64_t>(j, "max_window_layers", 0);
+    const int64_t mwl = k.int_or("max_window_layers", 0, 0, config_json::kMaxSize);
     AD_CHECK(mwl == 0 || mwl >= c.n_layers, "{}: per-layer sliding windows (max_window_layers {}) are not supported",
              path, mwl);
     if (mwl >= c.n_layers) c.sliding_window = 0;

@@ -8,41 +8,40 @@
 namespace autodist {
 namespace {
 
-using config_json::get_or;
 using nlohmann::json;
 
 void read_config(const json& j, const std::string& path, ModelConfig& c) {
-  c.hidden = j.at("hidden_size").get<int64_t>();
-  c.n_layers = j.at("num_hidden_layers").get<int64_t>();
-  c.n_heads = j.at("num_attention_heads").get<int64_t>();
+  const config_json::Keys k(j, path);
+  c.hidden = k.size("hidden_size");
+  c.n_layers = k.size("num_hidden_layers");
+  c.n_heads = k.size("num_attention_heads");
   c.n_kv_heads = c.n_heads;
-  c.head_dim = c.n_heads > 0 ? c.hidden / c.n_heads : 0;
-  AD_CHECK(c.head_dim * c.n_heads == c.hidden, "{}: hidden_size {} is not a multiple of num_attention_heads {}", path,
+  AD_CHECK(c.hidden % c.n_heads == 0, "{}: hidden_size {} is not a multiple of num_attention_heads {}", path,
            c.hidden, c.n_heads);
-  c.intermediate = j.at("ffn_dim").get<int64_t>();
-  c.vocab = j.at("vocab_size").get<int64_t>();
-  c.max_position = get_or<int64_t>(j, "max_position_embeddings", 2048);
+  c.head_dim = c.hidden / c.n_heads;
+  c.intermediate = k.size("ffn_dim");
+  c.vocab = k.size("vocab_size");
+  c.max_position = k.size_or("max_position_embeddings", 2048);
   c.norm_eps = 1e-5;  // nn.LayerNorm's default, which OPT uses
-  c.tie_embeddings = get_or<bool>(j, "tie_word_embeddings", true);
+  c.tie_embeddings = k.flag_or("tie_word_embeddings", true);
   c.norm = NormKind::LayerNorm;
   c.norm_bias = true;
   c.pos = PosKind::Learned;
   c.pos_offset = 2;
   c.mlp = MlpKind::Plain;
-  c.act = config_json::parse_activation(get_or<std::string>(j, "activation_function", "relu"), "activation_function",
-                                        path);
-  const bool bias = get_or<bool>(j, "enable_bias", true);
+  c.act = config_json::parse_activation(k.text_or("activation_function", "relu"), "activation_function", path);
+  const bool bias = k.flag_or("enable_bias", true);
   c.qkv_bias = c.o_bias = c.mlp_bias = bias;
-  AD_CHECK(get_or<bool>(j, "do_layer_norm_before", true),
+  AD_CHECK(k.flag_or("do_layer_norm_before", true),
            "{}: do_layer_norm_before: false (post-norm blocks, as OPT-350m) is not supported", path);
-  const int64_t proj = get_or<int64_t>(j, "word_embed_proj_dim", c.hidden);
+  const int64_t proj = k.size_or("word_embed_proj_dim", c.hidden);
   AD_CHECK(proj == c.hidden,
            "{}: word_embed_proj_dim {} != hidden_size {} (project_in/project_out, as OPT-350m) is not supported", path,
            proj, c.hidden);
-  AD_CHECK(get_or<bool>(j, "layer_norm_elementwise_affine", true),
+  AD_CHECK(k.flag_or("layer_norm_elementwise_affine", true),
            "{}: layer_norm_elementwise_affine: false (LayerNorms without weight and bias) is not supported", path);
-  AD_CHECK(!get_or<bool>(j, "_remove_final_layer_norm", false),
-           "{}: _remove_final_layer_norm: true is not supported", path);
+  AD_CHECK(!k.flag_or("_remove_final_layer_norm", false), "{}: _remove_final_layer_norm: true is not supported",
+           path);
 }
 
 ModelSources model_sources(const ModelConfig& c) {

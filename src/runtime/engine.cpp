@@ -16,6 +16,16 @@
 
 namespace autodist {
 
+namespace {
+// The head's kBadLogits (a NaN or inf logit) stops the run where it happened: token 0 would be a wrong answer.
+void check_token(int32_t tok, int64_t step, int64_t seq, int64_t position, int rank) {
+  if (tok != kBadLogits) return;
+  AD_FAIL("rank {}: the logits of {} (sequence {}, position {}) are NaN or infinite: the model overflowed (try "
+          "--dtype f32, or check the checkpoint's weights)",
+          rank, step == 0 ? std::string("the prefill (step 0)") : fmt::format("decode step {}", step), seq, position);
+}
+}  // namespace
+
 Engine::Engine(Backend& be, const ModelConfig& cfg, const EngineOptions& opt, dist::ParallelGroups& groups,
                LoadedModel model)
     : be_(be), cfg_(cfg), opt_(opt), groups_(groups), layout_(std::move(model.layout)),
@@ -122,12 +132,13 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
   StageExecutor& dec = decoder();
   // Decode rows read their token from the device when this rank's own head wrote it (no pipeline in between).
   Scheduler sched(sq, sp() ? 1 : opt_.micro_batches, dec.role().first && dec.role().last);
-  prepare(sp() ? prefill_rows(longest) : sched.max_rows(), longest + o.max_output, B, sched.max_outputs());
+  const int64_t new_tokens = sq.max_new_tokens();
+  prepare(sp() ? prefill_rows(longest) : sched.max_rows(), longest + new_tokens, B, sched.max_outputs());
   // The stop tokens a ban excludes, and room to time every step without allocating.
   std::vector<int32_t> stops = sq.stop_tokens();
   tokens_->banned = Buffer(&be_, DType::I32, {static_cast<int64_t>(stops.size())});
   if (!stops.empty()) be_.to_device(tokens_->banned.t(), stops.data());
-  timeline_.reserve(static_cast<size_t>((o.max_output + 2) * sched.micro_batches() * (2 * cfg_.n_layers + 16) +
+  timeline_.reserve(static_cast<size_t>((new_tokens + 2) * sched.micro_batches() * (2 * cfg_.n_layers + 16) +
                                         (sp() ? B * (longest / opt_.sp_chunk + 2) * 8 : 0) + 64));
   GenerateResult res;
   res.load_ms = load_ms_;
@@ -138,6 +149,7 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
     for (int64_t b = 0; b < B; ++b) {
       StepOutput kind = sq.needs_logits(b) ? StepOutput::Sample : StepOutput::Greedy;
       ChunkResult r = prefill_chunked(prompts[b], static_cast<int32_t>(b), kind, false, sq.ban_stop(b), o.sampling);
+      check_token(r.tokens[0], 0, b, static_cast<int64_t>(prompts[b].size()), groups_.topo.rank);
       if (local_) be_.to_device(tokens_->slot.t().rows(b, 1), &r.tokens[0]);  // the decode feeds back from here
       sq.accept(b, r.tokens[0]);
     }
@@ -186,6 +198,7 @@ void Engine::step_loop(Sequences& sq, Scheduler& sched, const GenerateOptions& o
       if (!last) continue;
       const auto& now = sched.members(m);
       const int32_t* tk = ex.tokens(m);
+      for (size_t i = 0; i < now.size(); ++i) check_token(tk[i], step, now[i], sq.len[now[i]], groups_.topo.rank);
       ex.send_tokens(m, static_cast<int64_t>(now.size()));
       for (size_t i = 0; i < now.size(); ++i) sq.accept(now[i], tk[i]);
     }

@@ -15,11 +15,13 @@ Sequences::Sequences(const std::vector<std::vector<int32_t>>& prompts, const Gen
   o.sampling.validate();
   for (auto& p : prompts) {
     seqs.push_back({p, {}, ""});
-    seqs.back().output.reserve(static_cast<size_t>(o.max_output));
+    seqs.back().output.reserve(static_cast<size_t>(max_new_tokens()));
     len.push_back(static_cast<int32_t>(p.size()));
     done.push_back(false);
   }
 }
+
+int64_t Sequences::max_new_tokens() const { return std::min(o_.max_output, c_.max_position); }
 
 void Sequences::accept(int64_t b, int32_t tok) {
   auto& s = seqs[b];

@@ -25,6 +25,9 @@ class Sequences {
   // Every stop token (the config's eos ids and the extra ones), the list a ban excludes.
   std::vector<int32_t> stop_tokens() const;
   const GenerateOptions& options() const { return o_; }
+  // The most tokens any sequence can add: --max-output-length, or the context when that ends first (a length
+  // given as "as many as fit", 2^63-1, sizes nothing).
+  int64_t max_new_tokens() const;
 
  private:
   const GenerateOptions& o_;

@@ -4,6 +4,7 @@
 #include <queue>
 
 #include "core/error.h"
+#include "core/json_value.h"
 #include "tokenizer/byte_level.h"
 
 namespace autodist::tokenizer {
@@ -56,7 +57,7 @@ BpeModel& BpeModel::operator=(BpeModel&& o) noexcept {
   return *this;
 }
 
-BpeModel BpeModel::from_json(const json& j, const std::string& file) {
+BpeModel BpeModel::from_json(const json& j, const std::string& file, int64_t id_limit) {
   AD_CHECK(j.is_object(), "{}: \"model\" is missing or not an object", file);
   std::string type = j.value("type", std::string(j.contains("merges") ? "BPE" : ""));
   AD_CHECK(type == "BPE", "{}: unsupported tokenizer model type '{}': only BPE (byte-level) is supported",
@@ -70,15 +71,21 @@ BpeModel BpeModel::from_json(const json& j, const std::string& file) {
   AD_CHECK(j.contains("merges") && j["merges"].is_array(), "{}: model.merges is missing or not an array", file);
 
   BpeModel m;
-  m.ignore_merges_ = j.value("ignore_merges", false);
+  m.ignore_merges_ = j.contains("ignore_merges") && json_bool(j["ignore_merges"], file + ": model.ignore_merges");
   StringIdMap by_text;  // token text as written (byte-level alphabet) -> id; merges name tokens so
   by_text.reserve(j["vocab"].size());
+  std::vector<const std::string*> owner;  // id -> its token text, to name both of a duplicate pair
   for (auto& [tok, v] : j["vocab"].items()) {
-    AD_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < INT32_MAX,
-             "{}: vocab entry '{}' has an invalid id {}", file, tok, v.dump());
-    int32_t id = v.get<int32_t>();
-    by_text.emplace(tok, id);
-    if (static_cast<size_t>(id) >= m.id_bytes_.size()) m.id_bytes_.resize(id + 1);
+    int64_t x = 0;
+    if (!json_int_ok(v, 0, id_limit - 1, x)) json_int(v, fmt::format("{}: model.vocab entry '{}'", file, tok), 0, id_limit - 1);
+    const auto id = static_cast<int32_t>(x);
+    auto [at, fresh] = by_text.emplace(tok, id);
+    if (static_cast<size_t>(id) >= m.id_bytes_.size()) {
+      m.id_bytes_.resize(id + 1);
+      owner.resize(id + 1, nullptr);
+    }
+    AD_CHECK(!owner[id], "{}: model.vocab entries '{}' and '{}' both have id {}", file, *owner[id], tok, id);
+    owner[id] = &at->first;
     auto bytes = byte_level_to_bytes(tok);
     m.id_bytes_[id] = bytes ? *bytes : tok;
     if (bytes) m.vocab_.emplace(std::move(*bytes), id);  // unreachable by encoding otherwise
@@ -88,12 +95,16 @@ BpeModel BpeModel::from_json(const json& j, const std::string& file) {
     auto it = m.vocab_.find(std::string_view(reinterpret_cast<const char*>(&b), 1));
     if (it != m.vocab_.end()) m.byte_id_[b] = it->second;
   }
-  if (j.contains("unk_token") && j["unk_token"].is_string()) {
+  if (j.contains("unk_token") && !j["unk_token"].is_null()) {
+    json_string(j["unk_token"], file + ": model.unk_token");
     auto it = by_text.find(j["unk_token"].get<std::string>());
     if (it != by_text.end()) m.unk_id_ = it->second;
   }
 
   const json& merges = j["merges"];
+  // Ranks are int32 (the pair map's entries): more merges than that cannot be ranked.
+  AD_CHECK(merges.size() < static_cast<size_t>(INT32_MAX), "{}: model.merges has {} entries, more than {}", file,
+           merges.size(), INT32_MAX - 1);
   m.merges_.reserve(merges.size());
   auto lookup = [&](std::string_view tok, size_t rank) {
     auto it = by_text.find(tok);

@@ -51,8 +51,9 @@ using StringIdMap = std::unordered_map<std::string, int32_t, StringHash, std::eq
 
 class BpeModel {
  public:
-  // j: the "model" section of tokenizer.json (type BPE). file: for errors.
-  static BpeModel from_json(const nlohmann::json& j, const std::string& file);
+  // j: the "model" section of tokenizer.json (type BPE). file: for errors. Every id must be below id_limit (the
+  // number of tokens the file defines: the id table is sized by the largest id) and belong to one token.
+  static BpeModel from_json(const nlohmann::json& j, const std::string& file, int64_t id_limit);
 
   // Appends the ids of one pre-token (raw bytes). Thread-safe.
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;

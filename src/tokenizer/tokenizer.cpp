@@ -1,10 +1,12 @@
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_value.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/byte_level.h"
@@ -130,7 +132,15 @@ Tokenizer Tokenizer::load_checked(const std::string& path) {
   json j = parse_json(file);
   AD_CHECK(j.is_object(), "{}: not a tokenizer.json (the top level is not an object)", file);
   AD_CHECK(j.contains("model"), "{}: not a tokenizer.json (no \"model\")", file);
-  impl->bpe = BpeModel::from_json(j["model"], file);
+  const json added_tokens = j.value("added_tokens", json::array());
+  AD_CHECK(added_tokens.is_array(), "{}: added_tokens: expected an array, got {}", file, json_describe(added_tokens));
+  // Ids index the id table: none may reach the number of tokens the file defines (vocab + added tokens; an added
+  // token that repeats a vocab entry counts twice, which only loosens the bound).
+  const int64_t id_limit = static_cast<int64_t>(
+      std::min<size_t>((j["model"].is_object() && j["model"].contains("vocab") ? j["model"]["vocab"].size() : 0) +
+                           added_tokens.size(),
+                       static_cast<size_t>(INT32_MAX)));
+  impl->bpe = BpeModel::from_json(j["model"], file, id_limit);
   impl->normalizer = Normalizer::from_json(j.value("normalizer", json()), file);
   AD_CHECK(j.contains("pre_tokenizer") && !j["pre_tokenizer"].is_null(),
            "{}: no pre_tokenizer; only byte-level BPE tokenizers are supported", file);
@@ -138,24 +148,40 @@ Tokenizer Tokenizer::load_checked(const std::string& path) {
   check_decoder(j.value("decoder", json()), file);
 
   impl->id_bytes = impl->bpe.id_bytes();
-  for (const json& a : j.value("added_tokens", json::array())) {
-    AD_CHECK(a.is_object() && a.contains("id") && a["id"].is_number_integer() && a["id"].get<int64_t>() >= 0 &&
-                 a.contains("content") && a["content"].is_string(),
-             "{}: malformed added token {}", file, a.dump());
+  const size_t model_ids = impl->id_bytes.size();
+  std::vector<int64_t> added_at(model_ids, -1);  // id -> index of the added token that has it
+  for (size_t i = 0; i < added_tokens.size(); ++i) {
+    const json& a = added_tokens[i];
+    const std::string at = fmt::format("{}: added_tokens[{}]", file, i);
+    AD_CHECK(a.is_object(), "{}: expected an object, got {}", at, json_describe(a));
+    AD_CHECK(a.contains("content") && a.contains("id"), "{}: needs \"id\" and \"content\": {}", at, a.dump());
+    std::string content = json_string(a["content"], at + ".content");
+    const std::string what = fmt::format("{} ('{}')", at, content);
+    auto flag = [&](const char* key, bool dflt) {
+      return a.contains(key) && !a[key].is_null() ? json_bool(a[key], what + "." + key) : dflt;
+    };
     AddedToken t;
-    t.id = a["id"].get<int32_t>();
-    std::string content = a["content"].get<std::string>();
-    t.special = a.value("special", false);
-    t.lstrip = a.value("lstrip", false);
-    t.rstrip = a.value("rstrip", false);
-    t.single_word = a.value("single_word", false);
-    t.normalized = a.value("normalized", !t.special);
+    t.id = static_cast<int32_t>(json_int(a["id"], what + ".id", 0, id_limit - 1));
+    t.special = flag("special", false);
+    t.lstrip = flag("lstrip", false);
+    t.rstrip = flag("rstrip", false);
+    t.single_word = flag("single_word", false);
+    t.normalized = flag("normalized", !t.special);
     t.content = t.normalized ? impl->normalizer.apply(content) : content;
-    if (static_cast<size_t>(t.id) >= impl->id_bytes.size()) impl->id_bytes.resize(t.id + 1);
     auto bytes = byte_level_to_bytes(content);
-    impl->id_bytes[t.id] = bytes ? *bytes : content;
+    std::string tok_bytes = bytes ? *bytes : content;
+    const auto id = static_cast<size_t>(t.id);
+    if (id >= impl->id_bytes.size()) impl->id_bytes.resize(id + 1);
+    if (id >= added_at.size()) added_at.resize(id + 1, -1);
+    AD_CHECK(added_at[id] < 0, "{}: added tokens {} ('{}') and {} ('{}') both have id {}", file, added_at[id],
+             added_tokens[added_at[id]]["content"].get<std::string>(), i, content, id);
+    // A vocab entry may be repeated as an added token (GPT-2's <|endoftext|>), not replaced by another.
+    AD_CHECK(id >= model_ids || impl->id_bytes[id].empty() || impl->id_bytes[id] == tok_bytes,
+             "{}: id {} is already the vocab's token '{}'", what, id, impl->id_bytes[id]);
+    added_at[id] = static_cast<int64_t>(i);
+    impl->id_bytes[id] = std::move(tok_bytes);
     impl->special.resize(impl->id_bytes.size());
-    impl->special[t.id] = t.special;
+    impl->special[id] = t.special;
     impl->added_ids[content] = t.id;
     impl->added.add(std::move(t));
   }

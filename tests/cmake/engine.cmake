@@ -36,6 +36,30 @@ expect_fail(bad_option "unrecognised option|unrecognized option" ${AUTODIST_BIN}
 expect_fail(bad_top_p "--top-p must be in" ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1 --top-p 0)
 expect_fail(bad_partition "unknown partition policy" ${AUTODIST_BIN} inspect --model ${TEST_DATA}/models/llama-tiny --pp 2 --partition foo)
 expect_fail(bad_pp_too_large "larger than the 4 layers" ${AUTODIST_BIN} inspect --model ${TEST_DATA}/models/llama-tiny --pp 5)
+# Counts are >= 1: --tp 0 ran as tp 1 (0 meant "not given"); tp x pp and the output length must not wrap.
+expect_fail(bad_tp_zero "--tensor-parallel-size \\(--tp\\) must be >= 1, got 0" ${GEN} ${TEST_DATA}/models/llama-tiny --tp 0)
+expect_fail(bad_pp_zero "--pipeline-parallel-size \\(--pp\\) must be >= 1, got 0" ${GEN} ${TEST_DATA}/models/llama-tiny --pp 0)
+expect_fail(bad_tp_times_pp_overflow "--tp 65536 x --pp 65536 = 4294967296 ranks is more than MPI can launch"
+            ${GEN} ${TEST_DATA}/models/llama-tiny --tp 65536 --pp 65536)
+expect_fail(bad_max_output_length_not_int64 "option '--max-output-length' is invalid: not a number, or out of range for the option"
+            ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1 --max-output-length 99999999999999999999)
+expect_fail(bad_seed_negative "--seed must be >= 0, got -1" ${GEN} ${TEST_DATA}/models/llama-tiny --seed -1)
+expect_fail(bad_inspect_tp_zero "--tp and --pp must be >= 1, got 0 and 1" ${AUTODIST_BIN} inspect --model ${TEST_DATA}/models/llama-tiny --tp 0)
+expect_fail(bad_verify_atol_nan "--atol must be a finite number >= 0, got nan" ${AUTODIST_BIN} verify
+            --model ${TEST_DATA}/models/llama-tiny --atol nan)
+# The largest int64 output length runs to the context (it reserved 2^63 tokens: "internal error: vector::reserve").
+add_test(NAME generate_max_output_length_int64_max COMMAND ${EXPECT_OK} "-> 1021 tokens \\(context\\)" ${AUTODIST_BIN} generate
+         --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1,2,3 --max-output-length 9223372036854775807)
+# A temperature so small that logits / T overflow a float is greedy (it returned the least likely token, 1023).
+add_test(NAME generate_tiny_temperature_is_greedy COMMAND ${EXPECT_OK} "-> 8 tokens \\(length\\): 510,510,922,579,626,527,527,158"
+         ${AUTODIST_BIN} generate --model ${TEST_DATA}/models/llama-tiny --prompt-ids 1,2,3 --max-output-length 8 --temperature 1e-40)
+set_tests_properties(generate_max_output_length_int64_max generate_tiny_temperature_is_greedy PROPERTIES TIMEOUT 120)
+# NaN logits stop the run naming the step and the rank (they became token 0); at pp 2 the head is on rank 1.
+expect_fail(bad_nan_logits "rank 0: the logits of the prefill \\(step 0\\) \\(sequence 0, position 3\\) are NaN or infinite"
+            ${GEN} ${BAD}/nan_logits)
+expect_fail(bad_nan_logits_pp2 "rank 1: the logits of the prefill \\(step 0\\) \\(sequence 0, position 3\\) are NaN or infinite"
+            ${MPIRUN} -np 2 ${GEN} ${BAD}/nan_logits --pp 2)
+set_tests_properties(bad_nan_logits_pp2 PROPERTIES ENVIRONMENT "${MPIRUN_ENV}" PROCESSORS 2)
 expect_fail(bad_unknown_command "unknown command 'frobnicate'" ${AUTODIST_BIN} frobnicate)
 
 # Text in, text out on a synthetic model with the real Qwen3 vocabulary and tokenizer.

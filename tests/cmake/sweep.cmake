@@ -24,6 +24,9 @@ sweep_fail(unknown_key "unknown_key.yaml:5: unknown key 'tensor_parallel'" --con
            --output-dir ${SWEEP_DIR}/bad)
 sweep_fail(wrong_type "wrong_type.yaml:4: 'tp' must be an integer, got 'two'" --config ${BAD_SWEEP}/wrong_type.yaml
            --output-dir ${SWEEP_DIR}/bad)
+# An int key beyond int (tp 4294967297 ran as tp 1 and was recorded as 4294967297).
+sweep_fail(huge_tp "'tp' 4294967297 is out of range \\(at most 2147483647\\)" --config ${BAD_SWEEP}/huge_tp.yaml
+           --output-dir ${SWEEP_DIR}/bad)
 sweep_fail(empty_grid "the grid is empty" --config ${BAD_SWEEP}/empty_grid.yaml --output-dir ${SWEEP_DIR}/bad)
 sweep_fail(empty_list "grid key 'pp' has an empty list" --config ${BAD_SWEEP}/empty_list.yaml
            --output-dir ${SWEEP_DIR}/bad)

@@ -54,3 +54,12 @@ add_test(NAME tokenize_tiny_text
 add_test(NAME tokenize_bench_smoke
          COMMAND ${EXPECT_OK} "encode warm cache: +[0-9.]+ MB/s"
                  ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/tiny --bench ${TOK_DATA}/llama3.jsonl --seconds 0.01)
+
+# Ids read from tokenizer.json are checked in the type they are used in (int32) and against the number of tokens
+# the file defines: 2^32-1 was range-checked as int64, truncated to -1 and crashed; 2^32+5 became id 5.
+add_test(NAME tokenize_added_id_2p32m1_refused
+         COMMAND ${EXPECT_FAIL} "added_tokens\\[4\\] \\('<big>'\\)\\.id: 4294967295 is too large \\(at most"
+                 ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/bad/added_id_2p32m1.json --text "hi <big>")
+add_test(NAME tokenize_added_id_2p32p5_refused
+         COMMAND ${EXPECT_FAIL} "added_tokens\\[4\\] \\('<alias>'\\)\\.id: 4294967301 is too large"
+                 ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/bad/added_id_2p32p5.json --text "hi <alias>")

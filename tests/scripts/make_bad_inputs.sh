@@ -7,6 +7,7 @@ mk() { mkdir -p "$out/$1"; cp "$good"/config.json "$good"/model.safetensors "$ou
 mk no_config; rm "$out/no_config/config.json"
 mk unknown_arch; sed -i 's/LlamaForCausalLM/BertModel/' "$out/unknown_arch/config.json"
 mk bad_offsets; mk missing_weight; mk misshaped_weight
+mk nan_logits
 mk no_weights; rm "$out/no_weights/model.safetensors"
 # Llama's mlp_bias is honoured (the loader asks for the bias tensors), not silently dropped
 mk mlp_bias; sed -i 's/"mlp_bias": false/"mlp_bias": true/' "$out/mlp_bias/config.json"
@@ -34,5 +35,9 @@ save(os.path.join(out, 'missing_weight', 'model.safetensors'), h3, data)
 h4 = json.loads(json.dumps(h)); k = 'model.layers.0.self_attn.q_proj.weight'; a, b = h4[k]['data_offsets']
 h4[k]['shape'] = [32, 64]; h4[k]['data_offsets'] = [a, a + (b - a) // 2]
 save(os.path.join(out, 'misshaped_weight', 'model.safetensors'), h4, data)
+# a NaN in the final norm: every logit is NaN (the head must stop, not emit token 0)
+k = 'model.norm.weight'; a, b = h[k]['data_offsets']; assert h[k]['dtype'] == 'F32'
+nan = bytearray(data); nan[a:a + 4] = struct.pack('<f', float('nan'))
+save(os.path.join(out, 'nan_logits', 'model.safetensors'), h, bytes(nan))
 open(os.path.join(out, 'long_prompt.txt'), 'w').write(','.join(['1'] * 1100) + '\n')
 PY

@@ -16,6 +16,7 @@
 
 using namespace autodist;
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 namespace {
 using test::data;
@@ -104,6 +105,85 @@ TEST_CASE("config errors name the problem") {
   // rope_scaling with the old "type" key
   auto c = parse_model_config(base + R"(,"rope_scaling":{"type":"linear","factor":2.0}})", "c.json");
   CHECK(c.rope.type == RopeType::Linear);
+}
+
+TEST_CASE("config values are read in their type and range, naming the key") {
+  // A Llama config with `extra` keys replacing or adding to the base ones; the error of parsing it ("" if none).
+  auto err = [](const std::string& extra, const char* arch = "LlamaForCausalLM") {
+    json j = {{"architectures", {arch}}, {"hidden_size", 64}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+              {"intermediate_size", 128}, {"vocab_size", 100}};
+    if (std::string(arch) == "GPT2LMHeadModel") j = {{"architectures", {arch}}, {"n_embd", 64}, {"n_layer", 2},
+                                                      {"n_head", 4}, {"vocab_size", 100}};
+    j.update(json::parse(extra));
+    try {
+      parse_model_config(j.dump(), "config.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(err("{}") == "");
+  CHECK(err(R"({"hidden_size": "64"})") == "config.json: hidden_size: expected an integer, got string \"64\"");
+  // Non-integral sizes were truncated (3.7 layers -> 3); integral floats are refused too (HF writes integers).
+  CHECK(err(R"({"num_hidden_layers": 3.7})") == "config.json: num_hidden_layers: expected an integer, got number 3.7");
+  CHECK(err(R"({"num_hidden_layers": 4.0})") == "config.json: num_hidden_layers: expected an integer, got number 4.0");
+  CHECK(err(R"({"num_hidden_layers": 0})") == "config.json: num_hidden_layers: must be >= 1, got 0");
+  CHECK(err(R"({"vocab_size": -5})") == "config.json: vocab_size: must be >= 1, got -5");
+  CHECK(err(R"({"hidden_size": 4294967360})") == "config.json: hidden_size: 4294967360 is too large (at most 2147483647)");
+  CHECK(err(R"({"intermediate_size": 18446744073709551615})").find("intermediate_size: 18446744073709551615 is too large") !=
+        std::string::npos);
+  CHECK(err(R"({"num_key_value_heads": 0})") == "config.json: num_key_value_heads: must be >= 1, got 0");
+  CHECK(err(R"({"num_key_value_heads": 3})").find("num_attention_heads 4 is not a multiple of num_key_value_heads 3") !=
+        std::string::npos);
+  // Without head_dim, hidden / heads must be whole (65 / 4 was truncated to 16).
+  CHECK(err(R"({"hidden_size": 65})").find("hidden_size 65 is not a multiple of num_attention_heads 4") !=
+        std::string::npos);
+  CHECK(err(R"({"hidden_size": 65, "head_dim": 16})") == "");  // an explicit head_dim may differ (Qwen3)
+  CHECK(err(R"({"head_dim": 0})") == "config.json: head_dim: must be >= 1, got 0");
+  CHECK(err(R"({"num_attention_heads": 65536, "num_key_value_heads": 1, "head_dim": 65536})")
+            .find("num_attention_heads 65536 x head_dim 65536 = 4294967296 is more than") != std::string::npos);
+  CHECK(err(R"({"num_hidden_layers": 2147483647, "hidden_size": 65536, "intermediate_size": 2147483647, "head_dim": 16})")
+            .find("parameters is more than any machine holds") != std::string::npos);
+  // Floats: finite and positive where the math needs it.
+  CHECK(err(R"({"rope_theta": 0})") == "config.json: rope_theta: must be > 0, got 0");
+  CHECK(err(R"({"rope_theta": -10000.0})") == "config.json: rope_theta: must be > 0, got -10000");
+  CHECK(err(R"({"rope_parameters": {"rope_type": "default", "rope_theta": -1}})") ==
+        "config.json: rope_parameters.rope_theta: must be > 0, got -1");
+  CHECK(err(R"({"rope_theta": "1e6"})") == "config.json: rope_theta: expected a number, got string \"1e6\"");
+  CHECK(err(R"({"rms_norm_eps": -1e-06})") == "config.json: rms_norm_eps: must be > 0, got -1e-06");
+  CHECK(err(R"({"rms_norm_eps": 0})") == "config.json: rms_norm_eps: must be > 0, got 0");
+  CHECK(err(R"({"layer_norm_epsilon": -1e-05})", "GPT2LMHeadModel") ==
+        "config.json: layer_norm_epsilon: must be > 0, got -1e-05");
+  CHECK(err(R"({"rope_scaling": {"rope_type": "linear", "factor": -2}})") ==
+        "config.json: rope_scaling.factor: must be > 0, got -2");
+  CHECK(err(R"({"rope_scaling": {"rope_type": "linear", "factor": "2"}})") ==
+        "config.json: rope_scaling.factor: expected a number, got string \"2\"");
+  CHECK(err(R"({"rope_scaling": {"rope_type": "llama3", "factor": 8, "original_max_position_embeddings": 64,
+                "low_freq_factor": 4, "high_freq_factor": 4}})")
+            .find("needs high_freq_factor 4 > low_freq_factor 4") != std::string::npos);
+  CHECK(err(R"({"rope_scaling": "linear"})") == "config.json: rope_scaling: expected an object, got string \"linear\"");
+  // Other types: booleans, strings, ids.
+  CHECK(err(R"({"tie_word_embeddings": "true"})") ==
+        "config.json: tie_word_embeddings: expected true or false, got string \"true\"");
+  CHECK(err(R"({"mlp_bias": 1})") == "config.json: mlp_bias: expected true or false, got number 1");
+  CHECK(err(R"({"hidden_act": 3})") == "config.json: hidden_act: expected a string, got number 3");
+  CHECK(err(R"({"architectures": "LlamaForCausalLM"})") ==
+        "config.json: architectures: expected a list of names, got string \"LlamaForCausalLM\"");
+  CHECK(err(R"({"eos_token_id": 4294967301})") ==
+        "config.json: eos_token_id: 4294967301 is too large (at most 2147483647)");  // not token 5
+  CHECK(err(R"({"eos_token_id": [2, 2.0]})") == "config.json: eos_token_id: expected an integer, got number 2.0");
+  CHECK(err(R"({"eos_token_id": -1})") == "config.json: eos_token_id: must be >= 0, got -1");
+  CHECK(err(R"({"eos_token_id": null, "bos_token_id": null})") == "");
+  CHECK(err(R"({"bos_token_id": 1.5})") == "config.json: bos_token_id: expected an integer, got number 1.5");
+  {  // ids beyond the vocabulary (GPT-2's 50256 in HF's tiny configs) can never be generated: dropped
+    json j = json::parse(test::hub_config_text("gpt2"));
+    j["vocab_size"] = 1024;
+    j["eos_token_id"] = json::array({50256, 7});
+    CHECK(parse_model_config(j.dump(), "config.json").eos_ids == std::vector<int64_t>{7});
+  }
+  CHECK(err(R"({"sliding_window": -4})") == "config.json: sliding_window: must be >= 0, got -4");
+  CHECK(err(R"({"max_position_embeddings": 0})") == "config.json: max_position_embeddings: must be >= 1, got 0");
+  CHECK(err(R"({"n_inner": 0})", "GPT2LMHeadModel") == "config.json: n_inner: must be >= 1, got 0");
 }
 
 TEST_CASE("rope tables: linear, llama3, yarn") {

@@ -131,4 +131,49 @@ TEST_CASE("bad sampling options") {
   o.top_p = 1;
   o.temperature = -1;
   CHECK_THROWS_AS(o.validate(), Error);
+  o.temperature = NAN;
+  CHECK_THROWS_WITH_AS(o.validate(), doctest::Contains("--temperature must be >= 0, got nan"), Error);
+  o.temperature = INFINITY;
+  CHECK_THROWS_AS(o.validate(), Error);
+}
+
+TEST_CASE("NaN or infinite logits give kBadLogits, greedy and sampled, never token 0") {
+  RowSampler s;
+  SamplingOptions greedy, sampled;
+  sampled.temperature = 0.7f;
+  sampled.top_k = 3;
+  for (float bad : {NAN, INFINITY, -INFINITY})
+    for (int at : {0, 2, 4}) {
+      std::vector<float> l = {0.5f, 1.0f, 2.0f, -1.0f, 0.0f};
+      l[at] = bad;
+      INFO("logit ", at, " = ", bad);
+      std::vector<float> l2 = l;
+      CHECK(s.sample(l.data(), 5, greedy, 0.3) == kBadLogits);
+      CHECK(s.sample(l2.data(), 5, sampled, 0.3) == kBadLogits);
+    }
+  // Banned tokens become -inf after the check: a ban is not a bad logit.
+  std::vector<float> l = {0.5f, 1.0f, 2.0f};
+  const int32_t ban[] = {2};
+  CHECK(s.sample(l.data(), 3, sampled, 0.99, ban, 1) != 2);
+}
+
+TEST_CASE("a temperature so small that logits / T overflow is greedy, not the least likely token") {
+  RowSampler s;
+  SamplingOptions o;
+  o.temperature = 1e-30f;  // 2 / 1e-30 overflows a float: the softmax was NaN and the last candidate came out
+  CHECK(o.greedy());
+  for (int i = 0; i < 50; ++i) {
+    std::vector<float> l = {0.1f, 2.0f, -3.0f, 1.9f};
+    CHECK(s.sample(l.data(), 4, o, u_of(i)) == 1);
+  }
+  o.temperature = kGreedyBelow / 2;
+  CHECK(o.greedy());
+  // Above the threshold, large logits still must not overflow: 3e37 / 0.01 is beyond a float.
+  o.temperature = 0.01f;
+  CHECK(!o.greedy());
+  for (int i = 0; i < 50; ++i) {
+    std::vector<float> l = {1e37f, 3e37f, -3e37f, 0.0f};
+    CHECK(s.sample(l.data(), 4, o, u_of(i)) == 1);
+  }
+  CHECK(s.support(std::vector<float>{1e37f, 3e37f, -3e37f}.data(), 3, o).front() == 1);
 }

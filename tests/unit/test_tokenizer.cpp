@@ -155,8 +155,54 @@ TEST_CASE("tokenizer errors: missing file, malformed JSON, other model types, in
                   "pre_tokenizer": {"type": "ByteLevel"}})")
             .find("unsupported normalizer 'Lowercase'") != std::string::npos);
   CHECK(write(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"},
-                  "added_tokens": [{"id": 5, "content": "<s>", "special": "yes"}]})")
-            .find("unexpected content") != std::string::npos);
+                  "added_tokens": [{"id": 1, "content": "<s>", "special": "yes"}]})")
+            .find("special: expected true or false, got string \"yes\"") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("tokenizer ids: int32, below the number of tokens the file defines, one token each, typed") {
+  auto dir = std::filesystem::temp_directory_path() / "autodist_tok_ids_test";
+  std::filesystem::create_directories(dir);
+  // vocab {a: 0, b: 1} and the added tokens given; the error of loading it ("" when it loads).
+  auto load = [&](const std::string& vocab, const std::string& added) {
+    std::ofstream(dir / "tokenizer.json") << R"({"model": {"type": "BPE", "vocab": {)" << vocab
+                                          << R"(}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"},
+                                                "added_tokens": [)" << added << "]}";
+    return load_error(dir.string());
+  };
+  const std::string ab = R"("a": 0, "b": 1)";
+  auto added = [](const std::string& id, const std::string& content = "<s>") {
+    return R"({"id": )" + id + R"(, "content": ")" + content + R"(", "special": true})";
+  };
+  CHECK(load(ab, added("2")) == "");
+  // 2^32-1 passed an int64 range check and became -1 (SIGSEGV); 2^32+5 became 5; 2^63 and beyond wrap int64.
+  CHECK(load(ab, added("4294967295")).find("added_tokens[0] ('<s>').id: 4294967295 is too large (at most 2)") !=
+        std::string::npos);
+  CHECK(load(ab, added("4294967301")).find("4294967301 is too large") != std::string::npos);
+  CHECK(load(ab, added("18446744073709551615")).find("18446744073709551615 is too large") != std::string::npos);
+  // The id table is sized by the largest id: one far beyond the tokens defined would allocate gigabytes.
+  CHECK(load(ab, added("2147483646")).find("2147483646 is too large (at most 2)") != std::string::npos);
+  CHECK(load(ab + R"(, "c": 2147483646)", "").find("model.vocab entry 'c': 2147483646 is too large (at most 2)") !=
+        std::string::npos);
+  CHECK(load(R"("a": 0, "b": 4294967296)", "").find("model.vocab entry 'b': 4294967296 is too large") !=
+        std::string::npos);
+  CHECK(load(ab, added("-1")).find("('<s>').id: must be >= 0, got -1") != std::string::npos);
+  CHECK(load(ab, added("5.5")).find("('<s>').id: expected an integer, got number 5.5") != std::string::npos);
+  CHECK(load(ab, added("\"2\"")).find("('<s>').id: expected an integer, got string \"2\"") != std::string::npos);
+  CHECK(load(R"("a": 0, "b": 1.0)", "").find("model.vocab entry 'b': expected an integer, got number 1.0") !=
+        std::string::npos);
+  // Two tokens, one id.
+  CHECK(load(R"("a": 0, "b": 0)", "").find("model.vocab entries 'a' and 'b' both have id 0") != std::string::npos);
+  CHECK(load(ab, added("2") + ", " + added("2", "<t>"))
+            .find("added tokens 0 ('<s>') and 1 ('<t>') both have id 2") != std::string::npos);
+  CHECK(load(ab, added("1")).find("('<s>'): id 1 is already the vocab's token 'b'") != std::string::npos);
+  CHECK(load(ab, added("1", "b")) == "");  // an added token repeating its vocab entry (GPT-2's <|endoftext|>)
+  // Flags and contents of the wrong type name the token and the key.
+  CHECK(load(ab, R"({"id": 2, "content": "<s>", "special": "yes"})")
+            .find("added_tokens[0] ('<s>').special: expected true or false, got string \"yes\"") != std::string::npos);
+  CHECK(load(ab, R"({"id": 2, "content": 7})").find("added_tokens[0].content: expected a string, got number 7") !=
+        std::string::npos);
+  CHECK(load(ab, R"({"content": "<s>"})").find("added_tokens[0]: needs \"id\" and \"content\"") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

@@ -370,10 +370,14 @@ class CpuBackend final : public Backend {
     for (int64_t m = 0; m < M; ++m) {
       const float* r = x.f32() + m * V;
       int64_t best = 0;
-      for (int64_t j = 1; j < valid; ++j)
+      bool finite = valid <= 0 || std::isfinite(r[0]);
+      for (int64_t j = 1; j < valid; ++j) {
+        finite &= std::isfinite(r[j]);
         if (r[j] > r[best]) best = j;
-      pairs.f32()[2 * m] = valid > 0 ? r[best] : -INFINITY;
-      pairs.f32()[2 * m + 1] = static_cast<float>(vocab_start + best);
+      }
+      // A row with a NaN or inf logit has no answer: its max is NaN, which pick() turns into kBadLogits.
+      pairs.f32()[2 * m] = valid <= 0 ? -INFINITY : finite ? r[best] : NAN;
+      pairs.f32()[2 * m + 1] = static_cast<float>(vocab_start + (finite ? best : 0));
     }
   }
 
@@ -390,6 +394,10 @@ class CpuBackend final : public Backend {
       int32_t bi = static_cast<int32_t>(pairs.f32()[2 * r + 1]);
       for (int64_t g = 0; g < G; ++g) {
         float m = pairs.f32()[(g * R + r) * 2];
+        if (std::isnan(m)) {
+          bi = kBadLogits;
+          break;
+        }
         if (m > best) best = m, bi = static_cast<int32_t>(pairs.f32()[(g * R + r) * 2 + 1]);
       }
       set_token(tokens, slot_tokens, r, bi);

@@ -6,6 +6,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_device.cuh"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/sampling.h"
 
 namespace autodist::cuda {
 namespace {
@@ -175,7 +176,7 @@ __global__ void gather_rows_kernel(const float* x, const int32_t* rows, int64_t 
 __device__ __forceinline__ bool beats(float av, int aj, float bv, int bj) { return av > bv || (av == bv && aj < bj); }
 
 // bytes 4*M*valid + 8*M; compares only. One block per row; the first index of the maximum, as the cpu backend's
-// sequential scan: NaN is skipped, except that a NaN in column 0 is the answer (nothing compares greater).
+// sequential scan. A row with a NaN or infinite logit has no answer: its max is NaN (pick turns it into kBadLogits).
 // pairs[m] = (max, vocab_start + index).
 __global__ void argmax_kernel(const float* x, int64_t M, int64_t V, int valid, int64_t vocab_start, float* pairs) {
   __shared__ float sv[32];
@@ -185,8 +186,10 @@ __global__ void argmax_kernel(const float* x, int64_t M, int64_t V, int valid, i
     const float* r = x + m * V;
     float bv = -INFINITY;
     int bj = 0x7fffffff;
+    int bad = 0;
     for (int j = threadIdx.x; j < valid; j += blockDim.x) {
       const float v = r[j];
+      bad |= !isfinite(v);
       if (beats(v, j, bv, bj)) {
         bv = v;
         bj = j;
@@ -205,7 +208,7 @@ __global__ void argmax_kernel(const float* x, int64_t M, int64_t V, int valid, i
       sv[warp] = bv;
       sj[warp] = bj;
     }
-    __syncthreads();
+    bad = __syncthreads_or(bad);
     if (threadIdx.x == 0) {
       for (int w = 1; w < nw; ++w)
         if (beats(sv[w], sj[w], bv, bj)) {
@@ -215,8 +218,8 @@ __global__ void argmax_kernel(const float* x, int64_t M, int64_t V, int valid, i
       if (valid <= 0) {
         bv = -INFINITY;
         bj = 0;
-      } else if (isnan(r[0])) {
-        bv = r[0];
+      } else if (bad) {
+        bv = __int_as_float(0x7fc00000);  // the cpu backend's quiet NaN, bit for bit
         bj = 0;
       }
       pairs[2 * m] = bv;
@@ -234,6 +237,10 @@ __global__ void pick_kernel(const float* pairs, int64_t G, int64_t R, const int3
     int32_t bi = static_cast<int32_t>(pairs[2 * r + 1]);
     for (int64_t g = 0; g < G; ++g) {
       const float m = pairs[(g * R + r) * 2];
+      if (isnan(m)) {
+        bi = kBadLogits;
+        break;
+      }
       if (m > best) {
         best = m;
         bi = static_cast<int32_t>(pairs[(g * R + r) * 2 + 1]);
