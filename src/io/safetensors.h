@@ -26,6 +26,12 @@ struct TensorInfo {
   std::string shape_str() const;
 };
 
+// Parses and validates the JSON header [b, e) of `path` whose data section has data_size bytes, as the safetensors
+// library does: known dtypes, non-negative integer shapes and offsets, byte counts without overflow matching the
+// offsets, offsets aligned to the element size, tensors tiling the data section exactly, no name twice.
+void parse_safetensors_header(const std::string& path, const char* b, const char* e, uint64_t data_size,
+                              std::map<std::string, TensorInfo>& tensors, std::map<std::string, std::string>& meta);
+
 // A read-only memory map of one .safetensors file, validated on open: header length, JSON,
 // dtypes, shapes against byte counts, offsets inside the data section.
 class SafetensorsFile {
@@ -91,11 +97,14 @@ struct NamedTensor {
   std::string name;
   Tensor tensor;  // host memory
 };
+// The order tensors are stored in, as the safetensors library writes them: larger elements first (otherwise in the
+// given order), so that every tensor's offset is a multiple of its element size.
+std::vector<size_t> safetensors_order(const std::vector<TensorInfo>& tensors);
 // The 8-byte length + JSON header (padded to 8 bytes) of a file holding `tensors` back to back in
-// the given order (offsets are recomputed).
+// safetensors_order (offsets are recomputed).
 std::string safetensors_header(const std::vector<TensorInfo>& tensors,
                                const std::map<std::string, std::string>& metadata = {});
-// Writes a .safetensors file (header padded to 8 bytes), tensors in the given order.
+// Writes a .safetensors file (header padded to 8 bytes), tensors in safetensors_order.
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

@@ -186,11 +186,26 @@ Shape to_shape(const std::vector<int64_t>& v) {
   return s;
 }
 
+
+std::vector<io::TensorInfo> infos_of(const std::vector<ShardTensor>& plan) {
+  std::vector<io::TensorInfo> infos;
+  for (auto& t : plan) infos.push_back({t.name, t.dtype, t.shape, 0, t.nbytes()});
+  return infos;
+}
+
+// The plan in the order a shard cache file stores it (io::safetensors_order: every offset aligned), so that the file
+// is written and hashed front to back.
+std::vector<ShardTensor> in_file_order(std::vector<ShardTensor> plan) {
+  std::vector<ShardTensor> out;
+  for (size_t i : io::safetensors_order(infos_of(plan))) out.push_back(std::move(plan[i]));
+  return out;
+}
+
 }  // namespace
 
 StageWeights load_stage_weights(Backend& be, const WeightSource& src, const ModelConfig& c, const TpShard& tp,
                                 const StageRange& range, LoadReport* report) {
-  const auto plan = shard_plan(c, tp, range, src.dtype);
+  const auto plan = in_file_order(shard_plan(c, tp, range, src.dtype));
   std::map<std::string, Buffer> bufs;
   LoadReport rep;
 
@@ -251,8 +266,7 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
   io::Checkpoint ck(src.model_dir);
   std::unique_ptr<io::ShardCache::Writer> writer;
   if (cache) {
-    std::vector<io::TensorInfo> infos;
-    for (auto& t : plan) infos.push_back({t.name, t.dtype, t.shape, 0, t.nbytes()});
+    const std::vector<io::TensorInfo> infos = infos_of(plan);
     expect["model"] = src.model_dir;
     try {
       writer = std::make_unique<io::ShardCache::Writer>(*cache, src.rank, infos, expect,
