@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "core/file.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -142,17 +143,12 @@ void parse_safetensors_header(const std::string& path, const char* b, const char
 }
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  AD_CHECK(fd >= 0, "cannot open safetensors file {}: {}", path, std::strerror(errno));
-  struct stat st {};
-  fstat(fd, &st);
-  map_size_ = static_cast<size_t>(st.st_size);
+  const ReadFile file(path);
+  map_size_ = static_cast<size_t>(file.size());
   if (map_size_ < 8) {
-    ::close(fd);
     AD_FAIL("{}: truncated safetensors file ({} bytes, the 8-byte header length is missing)", path, map_size_);
   }
-  void* p = mmap(nullptr, map_size_, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
+  void* p = mmap(nullptr, map_size_, PROT_READ, MAP_PRIVATE, file.fd(), 0);
   AD_CHECK(p != MAP_FAILED, "cannot mmap {}: {}", path, std::strerror(errno));
   map_ = static_cast<uint8_t*>(p);
   try {
@@ -187,8 +183,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
   fs::path single = fs::path(dir) / "model.safetensors";
   fs::path index = fs::path(dir) / "model.safetensors.index.json";
   if (fs::exists(index)) {
-    std::ifstream f(index, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::string text = read_regular_file(index.string());
     const json j = parse_unique_keys(index.string(), "the index", text.data(), text.data() + text.size());
     AD_CHECK(j.contains("weight_map") && j["weight_map"].is_object(), "{}: no 'weight_map' object",
              index.string());

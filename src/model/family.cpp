@@ -1,11 +1,10 @@
 #include "model/family.h"
 
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/file.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -67,15 +66,12 @@ ModelConfig load_model_config(const std::string& dir) {
   AD_CHECK(fs::is_directory(dir), "model directory '{}' does not exist", dir);
   fs::path p = fs::path(dir) / "config.json";
   AD_CHECK(fs::exists(p), "{} is missing: a HuggingFace model directory needs its config.json", p.string());
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  ModelConfig c = parse_model_config(ss.str(), p.string());
+  ModelConfig c = parse_model_config(read_regular_file(p.string()), p.string());
   fs::path g = fs::path(dir) / "generation_config.json";
   if (fs::exists(g)) {
+    const std::string text = read_regular_file(g.string());
     try {
-      std::ifstream gf(g);
-      json gj = json::parse(gf);
+      json gj = json::parse(text);
       if (gj.contains("eos_token_id")) config_json::add_ids(gj["eos_token_id"], c.eos_ids);
     } catch (const std::exception& e) {
       AD_FAIL("{}: not valid JSON ({})", g.string(), e.what());

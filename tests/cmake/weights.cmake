@@ -1,0 +1,7 @@
+# Model files and weight loading (issue 18): what is not a regular file is refused at once (a FIFO would block
+# open() forever); a config larger than its checkpoint names the tensor and both shapes; checkpoint tensors that no
+# weight reads are reported once.
+add_test(NAME weights_nonregular_files
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/nonregular_check.sh ${AUTODIST_BIN} ${TEST_DATA}/models/qwen2-tiny
+                 ${TEST_DATA}/tokenizers/tiny)
+set_tests_properties(weights_nonregular_files PROPERTIES TIMEOUT 120)
