@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -113,8 +114,44 @@ std::string resolve(const io::Checkpoint& ck, const std::string& name, const cha
   return ck.has(bare) ? bare : name;
 }
 
-// Builds a shard tensor from checkpoint slices into `dst` (t.nbytes() bytes), checking every source's
-// shape against the config; `f32` and `tmp` are scratch.
+// Every checkpoint tensor the plan reads, checked against the config before anything is allocated: a config larger
+// than its checkpoint is an error naming the tensor and both shapes, not an allocation failure.
+void check_sources(const io::Checkpoint& ck, const std::vector<ShardTensor>& plan, const char* prefix) {
+  for (auto& t : plan)
+    for (auto& part : t.parts) {
+      const std::string src = resolve(ck, part.src, prefix);
+      auto& info = ck.info(src);
+      AD_CHECK(info.shape == part.src_shape, "weight '{}' in '{}': the config implies shape [{}], the checkpoint holds {}",
+               src, ck.dir(), fmt::join(part.src_shape, ", "), info.shape_str());
+      ck.slice_shape(src, part.slice);
+    }
+}
+
+// Buffers a checkpoint may hold that no model weight is (recomputed at load time).
+bool is_buffer(const std::string& n) {
+  return n.ends_with(".rotary_emb.inv_freq") || n.ends_with(".attn.masked_bias") || n.ends_with(".attn.bias");
+}
+
+// One warning for the checkpoint tensors that no weight of the family reads, on any rank (the set does not depend
+// on the layout: every rank's stage reads a subset of checkpoint_tensors). A checkpoint under the wrong
+// architecture (Qwen3 as Llama: its q/k norms) would otherwise run silently wrong.
+void warn_unread(const io::Checkpoint& ck, const ModelConfig& c, const char* prefix) {
+  std::set<std::string> known;
+  for (auto& t : checkpoint_tensors(c)) known.insert(resolve(ck, t.name, prefix));
+  std::vector<std::string> unread;
+  for (auto& n : ck.names())
+    if (!known.count(n) && !is_buffer(n) && !(c.tie_embeddings && n.ends_with("lm_head.weight"))) unread.push_back(n);
+  if (unread.empty()) return;
+  const size_t shown = std::min<size_t>(unread.size(), 5);
+  log::warn("{} tensor{} of the checkpoint in '{}' {} read by no weight of {} (is config.json's architecture right?): "
+            "{}{}",
+            unread.size(), unread.size() == 1 ? "" : "s", ck.dir(), unread.size() == 1 ? "is" : "are", c.architecture,
+            fmt::join(unread.begin(), unread.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
+            unread.size() > shown ? ", ..." : "");
+}
+
+// Builds a shard tensor from checkpoint slices into `dst` (t.nbytes() bytes) (shapes checked by check_sources);
+// `f32` and `tmp` are scratch.
 void fill_from_checkpoint(const io::Checkpoint& ck, const ShardTensor& t, const char* prefix, void* dst,
                           std::vector<float>& f32, std::vector<float>& tmp) {
   const int64_t cols = t.shape.size() == 2 ? t.shape[1] : 1;
@@ -124,9 +161,6 @@ void fill_from_checkpoint(const io::Checkpoint& ck, const ShardTensor& t, const 
   int64_t row = 0;
   for (auto& part : t.parts) {
     const std::string src = resolve(ck, part.src, prefix);
-    auto& info = ck.info(src);
-    AD_CHECK(info.shape == part.src_shape, "weight '{}' in '{}' has shape {}, but the config implies [{}]", src,
-             ck.dir(), info.shape_str(), fmt::join(part.src_shape, ", "));
     auto sh = ck.slice_shape(src, part.slice);
     if (!part.transpose) {
       ck.read_f32(src, part.slice, f32.data() + row * cols);
@@ -264,6 +298,9 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
   }
 
   io::Checkpoint ck(src.model_dir);
+  const char* prefix = family_of(c).optional_prefix;
+  check_sources(ck, plan, prefix);
+  if (src.rank == 0) warn_unread(ck, c, prefix);
   std::unique_ptr<io::ShardCache::Writer> writer;
   if (cache) {
     const std::vector<io::TensorInfo> infos = infos_of(plan);
@@ -277,7 +314,6 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
   }
   std::vector<float> f32, tmp;
   std::vector<uint8_t> host;
-  const char* prefix = family_of(c).optional_prefix;
   for (auto& t : plan) {
     host.resize(t.nbytes());
     fill_from_checkpoint(ck, t, prefix, host.data(), f32, tmp);

@@ -5,3 +5,8 @@ add_test(NAME weights_nonregular_files
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/nonregular_check.sh ${AUTODIST_BIN} ${TEST_DATA}/models/qwen2-tiny
                  ${TEST_DATA}/tokenizers/tiny)
 set_tests_properties(weights_nonregular_files PROPERTIES TIMEOUT 120)
+foreach(mode bigconfig unread)
+  add_test(NAME weights_${mode} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/weights_check.sh ${AUTODIST_BIN} ${TEST_DATA}
+                                        ${mode} "${MPIEXEC_EXECUTABLE} --oversubscribe")
+  set_tests_properties(weights_${mode} PROPERTIES TIMEOUT 300 ENVIRONMENT "${MPIRUN_ENV}" PROCESSORS 2)
+endforeach()
