@@ -1,10 +1,5 @@
 #include "io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -142,35 +137,43 @@ void parse_safetensors_header(const std::string& path, const char* b, const char
            data_size, end, data_size - end);
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-  const ReadFile file(path);
-  map_size_ = static_cast<size_t>(file.size());
-  if (map_size_ < 8) {
-    AD_FAIL("{}: truncated safetensors file ({} bytes, the 8-byte header length is missing)", path, map_size_);
-  }
-  void* p = mmap(nullptr, map_size_, PROT_READ, MAP_PRIVATE, file.fd(), 0);
-  AD_CHECK(p != MAP_FAILED, "cannot mmap {}: {}", path, std::strerror(errno));
-  map_ = static_cast<uint8_t*>(p);
-  try {
-    uint64_t hlen = 0;
-    std::memcpy(&hlen, map_, 8);
-    AD_CHECK(hlen <= map_size_ - 8,
-             "{}: header length {} runs past the end of the file ({} bytes): truncated or not a safetensors file",
-             path, hlen, map_size_);
-    AD_CHECK(hlen <= kMaxHeaderBytes, "{}: header length {} is over the {} bytes a safetensors header may have", path,
-             hlen, kMaxHeaderBytes);
-    data_ = map_ + 8 + hlen;
-    parse_safetensors_header(path, reinterpret_cast<const char*>(map_ + 8), reinterpret_cast<const char*>(data_),
-                             map_size_ - 8 - hlen, tensors_, metadata_);
-  } catch (...) {
-    munmap(map_, map_size_);
-    map_ = nullptr;
-    throw;
+SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
+  const uint64_t size = file_.size();
+  AD_CHECK(size >= 8, "{}: truncated safetensors file ({} bytes, the 8-byte header length is missing)", path, size);
+  uint64_t hlen = 0;
+  read(0, &hlen, 8);
+  AD_CHECK(hlen <= size - 8,
+           "{}: header length {} runs past the end of the file ({} bytes): truncated or not a safetensors file", path,
+           hlen, size);
+  AD_CHECK(hlen <= kMaxHeaderBytes, "{}: header length {} is over the {} bytes a safetensors header may have", path,
+           hlen, kMaxHeaderBytes);
+  std::string header(hlen, '\0');
+  read(8, header.data(), hlen);
+  data_offset_ = 8 + hlen;
+  parse_safetensors_header(path, header.data(), header.data() + hlen, size - data_offset_, tensors_, metadata_);
+}
+
+void SafetensorsFile::read(const TensorInfo& t, uint64_t e0, size_t n, DType dt, void* dst) const {
+  const size_t es = dtype_size(t.dtype);
+  AD_CHECK(e0 + n <= t.nbytes / es, "{}: read of elements [{}, {}) past the end of tensor '{}' ({} elements)", path(),
+           e0, e0 + n, t.name, t.nbytes / es);
+  const uint64_t at = data_offset_ + t.offset + e0 * es;
+  if (dt == t.dtype) return read(at, dst, n * es);
+  // Converted in chunks small enough to stay in the CPU cache between the read and the conversion.
+  constexpr size_t kStage = size_t(1) << 20;
+  thread_local std::vector<uint8_t> stage(kStage);
+  const size_t per = kStage / es, ds = dtype_size(dt);
+  for (size_t i = 0; i < n; i += per) {
+    const size_t m = std::min(per, n - i);
+    read(at + i * es, stage.data(), m * es);
+    convert(stage.data(), t.dtype, static_cast<uint8_t*>(dst) + i * ds, dt, m);
   }
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (map_) munmap(map_, map_size_);
+std::vector<float> SafetensorsFile::read_f32(const TensorInfo& t) const {
+  std::vector<float> v(t.nbytes / dtype_size(t.dtype));
+  read(t, 0, v.size(), DType::F32, v.data());
+  return v;
 }
 
 const TensorInfo* SafetensorsFile::find(const std::string& name) const {
@@ -215,15 +218,6 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
   }
 }
 
-void SafetensorsFile::release(const TensorInfo& t) const {
-  // madvise wants page-aligned ranges: only whole pages inside the tensor.
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  uintptr_t a = reinterpret_cast<uintptr_t>(data_ + t.offset), e = a + t.nbytes;
-  a = (a + page - 1) / page * page;
-  e = e / page * page;
-  if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
-}
-
 bool Checkpoint::has(const std::string& name) const { return where_.count(name) > 0; }
 
 const TensorInfo& Checkpoint::info(const std::string& name) const {
@@ -250,24 +244,26 @@ std::vector<int64_t> Checkpoint::slice_shape(const std::string& name, Slice s) c
   return shape;
 }
 
-void Checkpoint::read_f32(const std::string& name, Slice s, float* dst) const {
+void Checkpoint::read(const std::string& name, Slice s, DType dt, void* dst) const {
   const TensorInfo& t = info(name);
-  const uint8_t* base = files_[where_.at(name)]->data(t);
+  const SafetensorsFile& f = *files_[where_.at(name)];
   auto out = slice_shape(name, s);
-  size_t es = dtype_size(t.dtype);
+  const size_t es = dtype_size(t.dtype);
   if (s.dim == 0 || out == t.shape) {
     int64_t row = t.shape.empty() ? 1 : t.numel() / std::max<int64_t>(t.shape[0], 1);
     int64_t n = 1;
     for (auto d : out) n *= d;
-    convert_to_f32(base + s.start * row * es, t.dtype, dst, static_cast<size_t>(n));
+    f.read(t, static_cast<uint64_t>(s.start * row), static_cast<size_t>(n), dt, dst);
     bytes_read_ += static_cast<size_t>(n) * es;
     return;
   }
-  // Columns of a 2-D [rows, cols] tensor: one strided copy per row.
+  // Columns of a 2-D [rows, cols] tensor: one read per row.
   AD_CHECK(t.shape.size() == 2, "column slice of '{}' needs a 2-D tensor, shape is {}", name, t.shape_str());
-  int64_t rows = t.shape[0], cols = t.shape[1], n = out[1];
+  const int64_t rows = t.shape[0], cols = t.shape[1], n = out[1];
+  const size_t ds = dtype_size(dt);
   for (int64_t r = 0; r < rows; ++r)
-    convert_to_f32(base + (r * cols + s.start) * es, t.dtype, dst + r * n, static_cast<size_t>(n));
+    f.read(t, static_cast<uint64_t>(r * cols + s.start), static_cast<size_t>(n), dt,
+           static_cast<uint8_t*>(dst) + static_cast<size_t>(r * n) * ds);
   bytes_read_ += static_cast<size_t>(rows * n) * es;
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -150,33 +152,46 @@ void warn_unread(const io::Checkpoint& ck, const ModelConfig& c, const char* pre
             unread.size() > shown ? ", ..." : "");
 }
 
-// Builds a shard tensor from checkpoint slices into `dst` (t.nbytes() bytes) (shapes checked by check_sources);
-// `f32` and `tmp` are scratch.
+// Builds a shard tensor from checkpoint slices into `dst` (t.nbytes() bytes; shapes checked by check_sources), each
+// slice read straight into its rows in t's dtype, converted as it is read; `tmp` is scratch for transposed parts.
 void fill_from_checkpoint(const io::Checkpoint& ck, const ShardTensor& t, const char* prefix, void* dst,
-                          std::vector<float>& f32, std::vector<float>& tmp) {
+                          std::vector<float>& tmp) {
   const int64_t cols = t.shape.size() == 2 ? t.shape[1] : 1;
-  int64_t numel = 1;
-  for (auto d : t.shape) numel *= d;
-  f32.assign(static_cast<size_t>(numel), 0.0f);
-  int64_t row = 0;
+  const size_t es = dtype_size(t.dtype);
+  auto* out = static_cast<uint8_t*>(dst);
+  int64_t row = 0;  // rows of a matrix, elements of a vector (cols == 1)
   for (auto& part : t.parts) {
     const std::string src = resolve(ck, part.src, prefix);
     auto sh = ck.slice_shape(src, part.slice);
     if (!part.transpose) {
-      ck.read_f32(src, part.slice, f32.data() + row * cols);
-      row += sh[0];  // rows of a matrix, elements of a vector (cols == 1)
+      ck.read(src, part.slice, t.dtype, out + static_cast<size_t>(row * cols) * es);
+      row += sh[0];
       continue;
     }
     // slice [a, b] of a [in, out] tensor: the logical rows are its b columns, each of a = cols values
     AD_CHECK(sh.size() == 2 && sh[0] == cols, "weight '{}': a transposed slice of shape [{}] does not fit rows of {}",
              src, fmt::join(sh, ", "), cols);
-    tmp.resize(static_cast<size_t>(sh[0] * sh[1]));
-    ck.read_f32(src, part.slice, tmp.data());
+    const size_t n = static_cast<size_t>(sh[0] * sh[1]);
+    tmp.resize(2 * n);
+    float *a = tmp.data(), *b = a + n;
+    ck.read_f32(src, part.slice, a);
     for (int64_t r = 0; r < sh[1]; ++r)
-      for (int64_t k = 0; k < sh[0]; ++k) f32[(row + r) * cols + k] = tmp[k * sh[1] + r];
+      for (int64_t k = 0; k < sh[0]; ++k) b[r * cols + k] = a[k * sh[1] + r];
+    convert(b, DType::F32, out + static_cast<size_t>(row * cols) * es, t.dtype, n);
     row += sh[1];
   }
-  convert_from_f32(f32.data(), t.dtype, dst, static_cast<size_t>(numel));
+  std::memset(out + static_cast<size_t>(row * cols) * es, 0, t.nbytes() - static_cast<size_t>(row * cols) * es);
+}
+
+// Host memory a tensor is built in: the buffer itself on the cpu backend, else `stage`, copied to the device by
+// to_device_from.
+void* host_memory(const Backend& be, const Buffer& b, std::vector<uint8_t>& stage) {
+  if (be.device() == Device::CPU) return b.t().data;
+  stage.resize(b.t().nbytes());
+  return stage.data();
+}
+void to_device_from(Backend& be, Buffer& b, const void* host) {
+  if (be.device() != Device::CPU) be.to_device(b.t(), host);
 }
 
 StageWeights assemble(std::map<std::string, Buffer>& bufs, const StageRange& range) {
@@ -271,25 +286,36 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
         }
       }
       if (ok) {
-        // One pass: hash each tensor's bytes (file order = plan order) as they are copied, then drop
-        // them from this mapping so a file larger than free memory does not evict what comes next.
-        io::Checksum sum;
-        sum.update(f->bytes(), static_cast<size_t>(f->data(*f->find(plan[0].name)) - f->bytes()));
-        for (auto& t : plan) {
-          auto* info = f->find(t.name);
-          Buffer b(&be, t.dtype, to_shape(t.shape));
-          sum.update(f->data(*info), info->nbytes);
-          be.to_device(b.t(), f->data(*info));
-          f->release(*info);
-          bufs.emplace(t.name, std::move(b));
-        }
-        if (io::Checksum::hex(sum.digest()) == want_sum) {
-          rep = {"cache", f->size()};
-          if (report) *report = rep;
-          return assemble(bufs, range);
+        // One pass: each piece of the file is hashed as soon as it is read into its tensor (file order = plan
+        // order), so it is still in the CPU cache.
+        try {
+          io::Checksum sum;
+          std::vector<uint8_t> stage(f->data_offset());
+          f->read(0, stage.data(), stage.size());
+          sum.update(stage.data(), stage.size());
+          for (auto& t : plan) {
+            auto* info = f->find(t.name);
+            Buffer b(&be, t.dtype, to_shape(t.shape));
+            auto* dst = static_cast<uint8_t*>(host_memory(be, b, stage));
+            constexpr size_t kPiece = size_t(8) << 20;
+            for (size_t at = 0; at < info->nbytes; at += kPiece) {
+              const size_t n = std::min(kPiece, info->nbytes - at);
+              f->read(f->data_offset() + info->offset + at, dst + at, n);
+              sum.update(dst + at, n);
+            }
+            to_device_from(be, b, dst);
+            bufs.emplace(t.name, std::move(b));
+          }
+          if (io::Checksum::hex(sum.digest()) == want_sum) {
+            rep = {"cache", f->size()};
+            if (report) *report = rep;
+            return assemble(bufs, range);
+          }
+          why = fmt::format("{} fails its checksum (the manifest says {})", f->path(), want_sum);
+        } catch (const Error& e) {
+          why = e.what();
         }
         bufs.clear();
-        why = fmt::format("{} fails its checksum (the manifest says {})", f->path(), want_sum);
       } else {
         why = fmt::format("{} does not hold this rank's tensors", f->path());
       }
@@ -312,22 +338,22 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
       log::warn("shard cache not written (the run goes on without it): {}", e.what());
     }
   }
-  std::vector<float> f32, tmp;
-  std::vector<uint8_t> host;
+  std::vector<float> tmp;
+  std::vector<uint8_t> stage;
   for (auto& t : plan) {
-    host.resize(t.nbytes());
-    fill_from_checkpoint(ck, t, prefix, host.data(), f32, tmp);
     Buffer b(&be, t.dtype, to_shape(t.shape));
-    be.to_device(b.t(), host.data());
-    bufs.emplace(t.name, std::move(b));
+    void* host = host_memory(be, b, stage);
+    fill_from_checkpoint(ck, t, prefix, host, tmp);
+    to_device_from(be, b, host);
     if (writer) {
       try {
-        writer->write(host.data(), host.size());
+        writer->write(host, t.nbytes());
       } catch (const std::exception& e) {
         log::warn("shard cache not written (the run goes on without it): {}", e.what());
         writer.reset();
       }
     }
+    bufs.emplace(t.name, std::move(b));
   }
   if (writer) {
     try {
