@@ -57,8 +57,7 @@ int run(int argc, char** argv) {
     ++prompts;
     AD_CHECK(rf.find(gn) && rf.find(ln), "{}: {} has no matching {} and {}", reference, pn, gn, ln);
     auto to_ids = [&](const io::TensorInfo* t) {
-      std::vector<float> f(static_cast<size_t>(t->numel()));
-      convert_to_f32(rf.data(*t), t->dtype, f.data(), f.size());
+      std::vector<float> f = rf.read_f32(*t);
       return std::vector<int32_t>(f.begin(), f.end());
     };
     std::vector<int32_t> prompt = to_ids(pi), greedy = to_ids(rf.find(gn));
@@ -66,8 +65,7 @@ int run(int argc, char** argv) {
     const int64_t L = static_cast<int64_t>(prompt.size()), G = static_cast<int64_t>(greedy.size());
     AD_CHECK(li->shape.size() == 2 && li->shape[0] == L + G && li->shape[1] == V,
              "{}: {} has shape {}, expected [{}, {}]", reference, ln, li->shape_str(), L + G, V);
-    std::vector<float> ref(static_cast<size_t>((L + G) * V));
-    convert_to_f32(rf.data(*li), li->dtype, ref.data(), ref.size());
+    const std::vector<float> ref = rf.read_f32(*li);
     eng.check_prompt(prompt);
     eng.prepare(eng.prefill_rows(L), L + G, 1, L);
 

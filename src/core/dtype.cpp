@@ -1,5 +1,7 @@
 #include "core/dtype.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace autodist {
@@ -133,6 +135,23 @@ void convert_from_f32(const float* src, DType t, void* dst, size_t n) {
       return;
     }
     default: AD_FAIL("convert_from_f32: target dtype {} is not a float type", dtype_name(t));
+  }
+}
+
+void convert(const void* src, DType st, void* dst, DType dt, size_t n) {
+  if (st == dt) {
+    std::memcpy(dst, src, n * dtype_size(st));
+  } else if (dt == DType::F32) {
+    convert_to_f32(src, st, static_cast<float*>(dst), n);
+  } else if (st == DType::F32) {
+    convert_from_f32(static_cast<const float*>(src), dt, dst, n);
+  } else {  // between two half types: through f32, a cache-sized piece at a time
+    float tmp[4096];
+    for (size_t i = 0; i < n; i += 4096) {
+      const size_t m = std::min<size_t>(4096, n - i);
+      convert_to_f32(static_cast<const uint8_t*>(src) + i * dtype_size(st), st, tmp, m);
+      convert_from_f32(tmp, dt, static_cast<uint8_t*>(dst) + i * dtype_size(dt), m);
+    }
   }
 }
 

@@ -43,5 +43,7 @@ float f16_to_f32(uint16_t h);
 void convert_to_f32(const void* src, DType t, float* dst, size_t n);
 // Convert n float32 elements to dtype t (float types only).
 void convert_from_f32(const float* src, DType t, void* dst, size_t n);
+// Convert n elements of dtype st to dtype dt (a copy when they are the same).
+void convert(const void* src, DType st, void* dst, DType dt, size_t n);
 
 }  // namespace autodist

@@ -1,17 +1,16 @@
 #include "io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
 
 #include "core/error.h"
+#include "core/file.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -24,77 +23,157 @@ std::string TensorInfo::shape_str() const {
   return s + "]";
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  AD_CHECK(fd >= 0, "cannot open safetensors file {}: {}", path, std::strerror(errno));
-  struct stat st {};
-  fstat(fd, &st);
-  map_size_ = static_cast<size_t>(st.st_size);
-  if (map_size_ < 8) {
-    ::close(fd);
-    AD_FAIL("{}: truncated safetensors file ({} bytes, the 8-byte header length is missing)", path, map_size_);
-  }
-  void* p = mmap(nullptr, map_size_, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  AD_CHECK(p != MAP_FAILED, "cannot mmap {}: {}", path, std::strerror(errno));
-  map_ = static_cast<uint8_t*>(p);
+namespace {
 
-  uint64_t hlen = 0;
-  std::memcpy(&hlen, map_, 8);
-  if (hlen > map_size_ - 8) {
-    munmap(map_, map_size_);
-    map_ = nullptr;
-    AD_FAIL("{}: header length {} runs past the end of the file ({} bytes): truncated or not a safetensors file",
-            path, hlen, map_size_);
-  }
-  data_ = map_ + 8 + hlen;
-  size_t data_size = map_size_ - 8 - hlen;
+// As the safetensors library: a larger header is refused before it is read.
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
+// Parses JSON, refusing a key repeated in one object (nlohmann keeps the last one silently).
+json parse_unique_keys(const std::string& path, const char* what, const char* b, const char* e) {
+  std::vector<std::set<std::string>> keys(1);
+  std::string dup;
+  json::parser_callback_t cb = [&](int depth, json::parse_event_t ev, json& parsed) {
+    const size_t d = static_cast<size_t>(depth);
+    if (ev == json::parse_event_t::object_start) {
+      if (keys.size() < d + 2) keys.resize(d + 2);
+      keys[d + 1].clear();
+    } else if (ev == json::parse_event_t::key && dup.empty() && !keys[d].insert(parsed.get<std::string>()).second) {
+      dup = parsed.get<std::string>();
+    }
+    return true;
+  };
   json h;
   try {
-    h = json::parse(reinterpret_cast<const char*>(map_ + 8), reinterpret_cast<const char*>(data_));
-  } catch (const std::exception& e) {
-    munmap(map_, map_size_);
-    map_ = nullptr;
-    AD_FAIL("{}: safetensors header is not valid JSON ({})", path, e.what());
+    h = json::parse(b, e, cb);
+  } catch (const std::exception& ex) {
+    AD_FAIL("{}: {} is not valid JSON ({})", path, what, ex.what());
   }
+  AD_CHECK(dup.empty(), "{}: {} names '{}' twice", path, what, dup);
+  AD_CHECK(h.is_object(), "{}: {} is not a JSON object", path, what);
+  return h;
+}
+
+uint64_t checked_mul(uint64_t a, uint64_t b, const std::string& path, const std::string& name) {
+  uint64_t r = 0;
+  AD_CHECK(!__builtin_mul_overflow(a, b, &r), "{}: tensor '{}': its shape's byte count overflows 64 bits", path,
+           name);
+  return r;
+}
+
+TensorInfo parse_tensor(const std::string& path, const std::string& name, const json& v, uint64_t data_size) {
+  AD_CHECK(v.is_object(), "{}: tensor '{}' is not a JSON object", path, name);
+  for (const char* k : {"dtype", "shape", "data_offsets"})
+    AD_CHECK(v.contains(k), "{}: tensor '{}' has no '{}'", path, name, k);
+  TensorInfo t;
+  t.name = name;
+  AD_CHECK(v["dtype"].is_string(), "{}: tensor '{}' has a dtype that is not a string ({})", path, name,
+           v["dtype"].dump());
   try {
-    AD_CHECK(h.is_object(), "{}: safetensors header is not a JSON object", path);
-    for (auto& [name, v] : h.items()) {
-      if (name == "__metadata__") {
-        for (auto& [k, mv] : v.items())
-          if (mv.is_string()) metadata_[k] = mv.get<std::string>();
-        continue;
+    t.dtype = parse_safetensors_dtype(v["dtype"].get<std::string>());
+  } catch (const Error& e) {
+    AD_FAIL("{}: tensor '{}': {}", path, name, e.what());
+  }
+  const json& shape = v["shape"];
+  AD_CHECK(shape.is_array(), "{}: tensor '{}' has a shape that is not an array ({})", path, name, shape.dump());
+  uint64_t numel = 1;
+  for (const json& d : shape) {
+    AD_CHECK(d.is_number_integer() && (d.is_number_unsigned() || d.get<int64_t>() >= 0) &&
+                 d.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX),
+             "{}: tensor '{}' has shape {}: dimensions must be non-negative integers", path, name, shape.dump());
+    t.shape.push_back(d.get<int64_t>());
+    numel = checked_mul(numel, d.get<uint64_t>(), path, name);
+  }
+  const uint64_t es = dtype_size(t.dtype), need = checked_mul(numel, es, path, name);
+  const json& off = v["data_offsets"];
+  AD_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
+           "{}: tensor '{}' has data_offsets {}: expected [begin, end], two non-negative integers", path, name,
+           off.dump());
+  const uint64_t b = off[0].get<uint64_t>(), e = off[1].get<uint64_t>();
+  AD_CHECK(b <= e, "{}: tensor '{}' has data_offsets [{}, {}]: begin after end", path, name, b, e);
+  AD_CHECK(e <= data_size,
+           "{}: tensor '{}' data [{}, {}) lies outside the data section ({} bytes): truncated file?", path, name, b, e,
+           data_size);
+  AD_CHECK(e - b == need, "{}: tensor '{}' has {} bytes but shape {} of {} needs {}", path, name, e - b,
+           t.shape_str(), dtype_name(t.dtype), need);
+  AD_CHECK(b % es == 0, "{}: tensor '{}' starts at data offset {}, not a multiple of its {}-byte {} elements", path,
+           name, b, es, dtype_name(t.dtype));
+  t.offset = b;
+  t.nbytes = e - b;
+  return t;
+}
+
+}  // namespace
+
+void parse_safetensors_header(const std::string& path, const char* b, const char* e, uint64_t data_size,
+                              std::map<std::string, TensorInfo>& tensors, std::map<std::string, std::string>& meta) {
+  const json h = parse_unique_keys(path, "safetensors header", b, e);
+  std::vector<const TensorInfo*> by_offset;
+  for (auto& [name, v] : h.items()) {
+    if (name == "__metadata__") {
+      AD_CHECK(v.is_object(), "{}: __metadata__ is not a JSON object", path);
+      for (auto& [k, mv] : v.items()) {
+        AD_CHECK(mv.is_string(), "{}: __metadata__ '{}' is not a string ({})", path, k, mv.dump());
+        meta[k] = mv.get<std::string>();
       }
-      TensorInfo t;
-      t.name = name;
-      t.dtype = parse_safetensors_dtype(v.at("dtype").get<std::string>());
-      t.shape = v.at("shape").get<std::vector<int64_t>>();
-      auto off = v.at("data_offsets").get<std::vector<uint64_t>>();
-      AD_CHECK(off.size() == 2 && off[0] <= off[1], "{}: tensor '{}' has bad data_offsets", path, name);
-      AD_CHECK(off[1] <= data_size,
-               "{}: tensor '{}' data [{}, {}) lies outside the data section ({} bytes): truncated file?", path,
-               name, off[0], off[1], data_size);
-      for (auto d : t.shape) AD_CHECK(d >= 0, "{}: tensor '{}' has a negative dimension", path, name);
-      t.offset = off[0];
-      t.nbytes = off[1] - off[0];
-      AD_CHECK(t.nbytes == static_cast<size_t>(t.numel()) * dtype_size(t.dtype),
-               "{}: tensor '{}' has {} bytes but shape {} of {} needs {}", path, name, t.nbytes, t.shape_str(),
-               dtype_name(t.dtype), t.numel() * dtype_size(t.dtype));
-      tensors_[name] = std::move(t);
+      continue;
     }
-  } catch (const nlohmann::json::exception& e) {
-    munmap(map_, map_size_);
-    map_ = nullptr;
-    AD_FAIL("{}: malformed safetensors header ({})", path, e.what());
-  } catch (...) {
-    munmap(map_, map_size_);
-    map_ = nullptr;
-    throw;
+    by_offset.push_back(&(tensors[name] = parse_tensor(path, name, v, data_size)));
+  }
+  // The tensors, in file order, must tile the data section: no overlap, no gap, nothing after the last.
+  std::sort(by_offset.begin(), by_offset.end(), [](const TensorInfo* x, const TensorInfo* y) {
+    return std::tie(x->offset, x->nbytes, x->name) < std::tie(y->offset, y->nbytes, y->name);
+  });
+  uint64_t end = 0;
+  const TensorInfo* prev = nullptr;
+  for (const TensorInfo* t : by_offset) {
+    AD_CHECK(t->offset >= end, "{}: tensor '{}' [{}, {}) overlaps tensor '{}' [{}, {})", path, t->name, t->offset,
+             t->offset + t->nbytes, prev ? prev->name : "", prev ? prev->offset : 0, end);
+    AD_CHECK(t->offset == end, "{}: {} unused bytes [{}, {}) before tensor '{}'", path, t->offset - end, end,
+             t->offset, t->name);
+    end = t->offset + t->nbytes;
+    prev = t;
+  }
+  AD_CHECK(end == data_size, "{}: the data section has {} bytes but the tensors end at {} ({} trailing bytes)", path,
+           data_size, end, data_size - end);
+}
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
+  const uint64_t size = file_.size();
+  AD_CHECK(size >= 8, "{}: truncated safetensors file ({} bytes, the 8-byte header length is missing)", path, size);
+  uint64_t hlen = 0;
+  read(0, &hlen, 8);
+  AD_CHECK(hlen <= size - 8,
+           "{}: header length {} runs past the end of the file ({} bytes): truncated or not a safetensors file", path,
+           hlen, size);
+  AD_CHECK(hlen <= kMaxHeaderBytes, "{}: header length {} is over the {} bytes a safetensors header may have", path,
+           hlen, kMaxHeaderBytes);
+  std::string header(hlen, '\0');
+  read(8, header.data(), hlen);
+  data_offset_ = 8 + hlen;
+  parse_safetensors_header(path, header.data(), header.data() + hlen, size - data_offset_, tensors_, metadata_);
+}
+
+void SafetensorsFile::read(const TensorInfo& t, uint64_t e0, size_t n, DType dt, void* dst) const {
+  const size_t es = dtype_size(t.dtype);
+  AD_CHECK(e0 + n <= t.nbytes / es, "{}: read of elements [{}, {}) past the end of tensor '{}' ({} elements)", path(),
+           e0, e0 + n, t.name, t.nbytes / es);
+  const uint64_t at = data_offset_ + t.offset + e0 * es;
+  if (dt == t.dtype) return read(at, dst, n * es);
+  // Converted in chunks small enough to stay in the CPU cache between the read and the conversion.
+  constexpr size_t kStage = size_t(1) << 20;
+  thread_local std::vector<uint8_t> stage(kStage);
+  const size_t per = kStage / es, ds = dtype_size(dt);
+  for (size_t i = 0; i < n; i += per) {
+    const size_t m = std::min(per, n - i);
+    read(at + i * es, stage.data(), m * es);
+    convert(stage.data(), t.dtype, static_cast<uint8_t*>(dst) + i * ds, dt, m);
   }
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (map_) munmap(map_, map_size_);
+std::vector<float> SafetensorsFile::read_f32(const TensorInfo& t) const {
+  std::vector<float> v(t.nbytes / dtype_size(t.dtype));
+  read(t, 0, v.size(), DType::F32, v.data());
+  return v;
 }
 
 const TensorInfo* SafetensorsFile::find(const std::string& name) const {
@@ -107,20 +186,20 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
   fs::path single = fs::path(dir) / "model.safetensors";
   fs::path index = fs::path(dir) / "model.safetensors.index.json";
   if (fs::exists(index)) {
-    json j;
-    try {
-      std::ifstream f(index);
-      j = json::parse(f);
-    } catch (const std::exception& e) {
-      AD_FAIL("{}: not valid JSON ({})", index.string(), e.what());
-    }
+    const std::string text = read_regular_file(index.string());
+    const json j = parse_unique_keys(index.string(), "the index", text.data(), text.data() + text.size());
     AD_CHECK(j.contains("weight_map") && j["weight_map"].is_object(), "{}: no 'weight_map' object",
              index.string());
     std::map<std::string, size_t> file_idx;
     for (auto& [name, fv] : j["weight_map"].items()) {
       AD_CHECK(fv.is_string(), "{}: weight_map maps '{}' to {}, expected a shard file name (a string)",
                index.string(), name, fv.dump());
-      std::string fname = fv.get<std::string>();
+      const std::string fname = fv.get<std::string>();
+      // A shard is a file of this directory: no path, so an index cannot point reads anywhere else.
+      AD_CHECK(!fname.empty() && fname != "." && fname != ".." && fname.find('/') == std::string::npos &&
+                   fname.find('\0') == std::string::npos,
+               "{}: weight_map maps '{}' to '{}': expected a plain file name in the model directory", index.string(),
+               name, fname);
       auto it = file_idx.find(fname);
       if (it == file_idx.end()) {
         fs::path fp = fs::path(dir) / fname;
@@ -138,15 +217,6 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
   } else {
     AD_FAIL("no model.safetensors or model.safetensors.index.json in '{}'", dir);
   }
-}
-
-void SafetensorsFile::release(const TensorInfo& t) const {
-  // madvise wants page-aligned ranges: only whole pages inside the tensor.
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  uintptr_t a = reinterpret_cast<uintptr_t>(data_ + t.offset), e = a + t.nbytes;
-  a = (a + page - 1) / page * page;
-  e = e / page * page;
-  if (e > a) madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
 }
 
 bool Checkpoint::has(const std::string& name) const { return where_.count(name) > 0; }
@@ -175,25 +245,36 @@ std::vector<int64_t> Checkpoint::slice_shape(const std::string& name, Slice s) c
   return shape;
 }
 
-void Checkpoint::read_f32(const std::string& name, Slice s, float* dst) const {
+void Checkpoint::read(const std::string& name, Slice s, DType dt, void* dst) const {
   const TensorInfo& t = info(name);
-  const uint8_t* base = files_[where_.at(name)]->data(t);
+  const SafetensorsFile& f = *files_[where_.at(name)];
   auto out = slice_shape(name, s);
-  size_t es = dtype_size(t.dtype);
+  const size_t es = dtype_size(t.dtype);
   if (s.dim == 0 || out == t.shape) {
     int64_t row = t.shape.empty() ? 1 : t.numel() / std::max<int64_t>(t.shape[0], 1);
     int64_t n = 1;
     for (auto d : out) n *= d;
-    convert_to_f32(base + s.start * row * es, t.dtype, dst, static_cast<size_t>(n));
+    f.read(t, static_cast<uint64_t>(s.start * row), static_cast<size_t>(n), dt, dst);
     bytes_read_ += static_cast<size_t>(n) * es;
     return;
   }
-  // Columns of a 2-D [rows, cols] tensor: one strided copy per row.
+  // Columns of a 2-D [rows, cols] tensor: one read per row.
   AD_CHECK(t.shape.size() == 2, "column slice of '{}' needs a 2-D tensor, shape is {}", name, t.shape_str());
-  int64_t rows = t.shape[0], cols = t.shape[1], n = out[1];
+  const int64_t rows = t.shape[0], cols = t.shape[1], n = out[1];
+  const size_t ds = dtype_size(dt);
   for (int64_t r = 0; r < rows; ++r)
-    convert_to_f32(base + (r * cols + s.start) * es, t.dtype, dst + r * n, static_cast<size_t>(n));
+    f.read(t, static_cast<uint64_t>(r * cols + s.start), static_cast<size_t>(n), dt,
+           static_cast<uint8_t*>(dst) + static_cast<size_t>(r * n) * ds);
   bytes_read_ += static_cast<size_t>(rows * n) * es;
+}
+
+std::vector<size_t> safetensors_order(const std::vector<TensorInfo>& tensors) {
+  std::vector<size_t> order(tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return dtype_size(tensors[a].dtype) > dtype_size(tensors[b].dtype);
+  });
+  return order;
 }
 
 std::string safetensors_header(const std::vector<TensorInfo>& tensors,
@@ -201,7 +282,8 @@ std::string safetensors_header(const std::vector<TensorInfo>& tensors,
   json h = json::object();
   if (!metadata.empty()) h["__metadata__"] = metadata;
   size_t off = 0;
-  for (auto& t : tensors) {
+  for (size_t i : safetensors_order(tensors)) {
+    const TensorInfo& t = tensors[i];
     h[t.name] = {{"dtype", safetensors_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.nbytes}}};
     off += t.nbytes;
   }
@@ -226,7 +308,8 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   AD_CHECK(f.good(), "cannot write {}", path);
   f.write(hs.data(), static_cast<std::streamsize>(hs.size()));
-  for (auto& nt : tensors) f.write(static_cast<const char*>(nt.tensor.data), static_cast<std::streamsize>(nt.tensor.nbytes()));
+  for (size_t i : safetensors_order(infos))
+    f.write(static_cast<const char*>(tensors[i].tensor.data), static_cast<std::streamsize>(tensors[i].tensor.nbytes()));
   f.close();
   AD_CHECK(f.good(), "error while writing {} (disk full?)", path);
 }

@@ -1,4 +1,4 @@
-// defines: TensorInfo, SafetensorsFile (mmap reader), Checkpoint (single file or sharded index),
+// defines: TensorInfo, SafetensorsFile (pread reader), Checkpoint (single file or sharded index),
 //          Slice, write_safetensors
 #pragma once
 #include <atomic>
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file.h"
 #include "core/tensor.h"
 
 namespace autodist::io {
@@ -26,31 +27,34 @@ struct TensorInfo {
   std::string shape_str() const;
 };
 
-// A read-only memory map of one .safetensors file, validated on open: header length, JSON,
-// dtypes, shapes against byte counts, offsets inside the data section.
+// Parses and validates the JSON header [b, e) of `path` whose data section has data_size bytes, as the safetensors
+// library does: known dtypes, non-negative integer shapes and offsets, byte counts without overflow matching the
+// offsets, offsets aligned to the element size, tensors tiling the data section exactly, no name twice.
+void parse_safetensors_header(const std::string& path, const char* b, const char* e, uint64_t data_size,
+                              std::map<std::string, TensorInfo>& tensors, std::map<std::string, std::string>& meta);
+
+// One .safetensors file, validated on open (parse_safetensors_header), read with pread: a file that shrinks while
+// it is read gives an error naming it, not a SIGBUS. Reads may come from several threads at once.
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);
-  ~SafetensorsFile();
-  SafetensorsFile(const SafetensorsFile&) = delete;
-  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return file_.path(); }
   const TensorInfo* find(const std::string& name) const;
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
-  const uint8_t* data(const TensorInfo& t) const { return data_ + t.offset; }
-  // The whole mapped file (header included), e.g. to checksum it.
-  const uint8_t* bytes() const { return map_; }
-  size_t size() const { return map_size_; }
-  // Tells the kernel this tensor's pages are no longer needed (read once, already copied).
-  void release(const TensorInfo& t) const;
+  uint64_t size() const { return file_.size(); }          // bytes, header included
+  uint64_t data_offset() const { return data_offset_; }   // where the data section starts (8 + header length)
+  // Bytes [offset, offset + n) of the file.
+  void read(uint64_t offset, void* dst, size_t n) const { file_.read_exact(dst, n, offset); }
+  // n elements of t from element e0 on, converted to dt into dst: one read straight into dst when no
+  // conversion is needed, else through a small staging buffer converted as it is read.
+  void read(const TensorInfo& t, uint64_t e0, size_t n, DType dt, void* dst) const;
+  std::vector<float> read_f32(const TensorInfo& t) const;
 
  private:
-  std::string path_;
-  uint8_t* map_ = nullptr;
-  size_t map_size_ = 0;
-  const uint8_t* data_ = nullptr;
+  ReadFile file_;
+  uint64_t data_offset_ = 0;
   std::map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
 };
@@ -66,7 +70,7 @@ struct Slice {
 };
 
 // All tensors of a checkpoint directory: model.safetensors, or the shards listed in
-// model.safetensors.index.json. Reads touch only the requested slice of the mmap.
+// model.safetensors.index.json. Reads touch only the requested slice (whole rows of a column slice).
 class Checkpoint {
  public:
   explicit Checkpoint(const std::string& dir);
@@ -74,8 +78,9 @@ class Checkpoint {
   const TensorInfo& info(const std::string& name) const;  // throws naming the tensor and the dir
   // Shape of the slice (the tensor's shape with the sliced dim narrowed).
   std::vector<int64_t> slice_shape(const std::string& name, Slice s) const;
-  // Copy a slice into dst converted to float32 (dst holds numel(slice_shape)).
-  void read_f32(const std::string& name, Slice s, float* dst) const;
+  // Copy a slice into dst converted to dt (dst holds numel(slice_shape) elements of dt).
+  void read(const std::string& name, Slice s, DType dt, void* dst) const;
+  void read_f32(const std::string& name, Slice s, float* dst) const { read(name, s, DType::F32, dst); }
   std::vector<std::string> names() const;
   size_t bytes_read() const { return bytes_read_; }
   const std::string& dir() const { return dir_; }
@@ -91,11 +96,14 @@ struct NamedTensor {
   std::string name;
   Tensor tensor;  // host memory
 };
+// The order tensors are stored in, as the safetensors library writes them: larger elements first (otherwise in the
+// given order), so that every tensor's offset is a multiple of its element size.
+std::vector<size_t> safetensors_order(const std::vector<TensorInfo>& tensors);
 // The 8-byte length + JSON header (padded to 8 bytes) of a file holding `tensors` back to back in
-// the given order (offsets are recomputed).
+// safetensors_order (offsets are recomputed).
 std::string safetensors_header(const std::vector<TensorInfo>& tensors,
                                const std::map<std::string, std::string>& metadata = {});
-// Writes a .safetensors file (header padded to 8 bytes), tensors in the given order.
+// Writes a .safetensors file (header padded to 8 bytes), tensors in safetensors_order.
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

@@ -63,6 +63,18 @@ json read_json(const std::string& path) {
   return json::parse(f);
 }
 
+// The checksum of a whole file, read in large pieces.
+std::string file_checksum(const SafetensorsFile& f) {
+  std::vector<uint8_t> buf(size_t(8) << 20);
+  Checksum c;
+  for (uint64_t at = 0; at < f.size(); at += buf.size()) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), f.size() - at));
+    f.read(at, buf.data(), n);
+    c.update(buf.data(), n);
+  }
+  return Checksum::hex(c.digest());
+}
+
 }  // namespace
 
 void Checksum::fold(const uint8_t* p, size_t n) {
@@ -206,9 +218,13 @@ std::unique_ptr<SafetensorsFile> ShardCache::open(int rank, const json& expect, 
   }
   if (checksum) *checksum = m.value("checksum", std::string());
   if (!verify) return f;
-  Checksum c;
-  c.update(f->bytes(), f->size());
-  auto got = Checksum::hex(c.digest());
+  std::string got;
+  try {
+    got = file_checksum(*f);
+  } catch (const std::exception& e) {
+    why = e.what();
+    return nullptr;
+  }
   if (got != m.value("checksum", std::string())) {
     why = fmt::format("{} fails its checksum ({} vs {} in the manifest)", dp, got, m.value("checksum", std::string()));
     return nullptr;
@@ -319,10 +335,7 @@ std::vector<CachedFile> list_cache(const std::string& cache_dir, bool verify) {
         } else if (size != cf.size) {
           cf.status = "size";
         } else {
-          SafetensorsFile f(cf.file);
-          Checksum c;
-          c.update(f.bytes(), f.size());
-          cf.status = Checksum::hex(c.digest()) == man.value("checksum", "") ? "ok" : "checksum";
+          cf.status = file_checksum(SafetensorsFile(cf.file)) == man.value("checksum", "") ? "ok" : "checksum";
         }
       }
       out.push_back(std::move(cf));

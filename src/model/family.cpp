@@ -1,12 +1,11 @@
 #include "model/family.h"
 
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/json_value.h"
+#include "core/file.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -72,15 +71,12 @@ ModelConfig load_model_config(const std::string& dir) {
   AD_CHECK(fs::is_directory(dir), "model directory '{}' does not exist", dir);
   fs::path p = fs::path(dir) / "config.json";
   AD_CHECK(fs::exists(p), "{} is missing: a HuggingFace model directory needs its config.json", p.string());
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  ModelConfig c = parse_model_config(ss.str(), p.string());
+  ModelConfig c = parse_model_config(read_regular_file(p.string()), p.string());
   fs::path g = fs::path(dir) / "generation_config.json";
   if (fs::exists(g)) {
+    const std::string text = read_regular_file(g.string());
     try {
-      std::ifstream gf(g);
-      json gj = json::parse(gf);
+      json gj = json::parse(text);
       AD_CHECK(gj.is_object(), "{}: expected a JSON object", g.string());
       if (gj.contains("eos_token_id"))
         config_json::add_ids(gj["eos_token_id"], c.vocab, g.string() + ": eos_token_id", c.eos_ids);

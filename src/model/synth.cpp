@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "io/safetensors.h"
 #include "model/family.h"
 
@@ -83,9 +84,7 @@ const SynthPreset& find_preset(const std::string& name) {
 }
 
 SynthPreset preset_from_config(const std::string& path) {
-  std::ifstream f(path);
-  AD_CHECK(f.good(), "cannot open {}", path);
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string text = read_regular_file(path);
   parse_model_config(text, path);  // refuses what the engine cannot run, naming the key
   return {fs::path(path).stem().string(), json::parse(text)};
 }

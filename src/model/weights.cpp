@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -113,36 +116,82 @@ std::string resolve(const io::Checkpoint& ck, const std::string& name, const cha
   return ck.has(bare) ? bare : name;
 }
 
-// Builds a shard tensor from checkpoint slices into `dst` (t.nbytes() bytes), checking every source's
-// shape against the config; `f32` and `tmp` are scratch.
+// Every checkpoint tensor the plan reads, checked against the config before anything is allocated: a config larger
+// than its checkpoint is an error naming the tensor and both shapes, not an allocation failure.
+void check_sources(const io::Checkpoint& ck, const std::vector<ShardTensor>& plan, const char* prefix) {
+  for (auto& t : plan)
+    for (auto& part : t.parts) {
+      const std::string src = resolve(ck, part.src, prefix);
+      auto& info = ck.info(src);
+      AD_CHECK(info.shape == part.src_shape, "weight '{}' in '{}': the config implies shape [{}], the checkpoint holds {}",
+               src, ck.dir(), fmt::join(part.src_shape, ", "), info.shape_str());
+      ck.slice_shape(src, part.slice);
+    }
+}
+
+// Buffers a checkpoint may hold that no model weight is (recomputed at load time).
+bool is_buffer(const std::string& n) {
+  return n.ends_with(".rotary_emb.inv_freq") || n.ends_with(".attn.masked_bias") || n.ends_with(".attn.bias");
+}
+
+// One warning for the checkpoint tensors that no weight of the family reads, on any rank (the set does not depend
+// on the layout: every rank's stage reads a subset of checkpoint_tensors). A checkpoint under the wrong
+// architecture (Qwen3 as Llama: its q/k norms) would otherwise run silently wrong.
+void warn_unread(const io::Checkpoint& ck, const ModelConfig& c, const char* prefix) {
+  std::set<std::string> known;
+  for (auto& t : checkpoint_tensors(c)) known.insert(resolve(ck, t.name, prefix));
+  std::vector<std::string> unread;
+  for (auto& n : ck.names())
+    if (!known.count(n) && !is_buffer(n) && !(c.tie_embeddings && n.ends_with("lm_head.weight"))) unread.push_back(n);
+  if (unread.empty()) return;
+  const size_t shown = std::min<size_t>(unread.size(), 5);
+  log::warn("{} tensor{} of the checkpoint in '{}' {} read by no weight of {} (is config.json's architecture right?): "
+            "{}{}",
+            unread.size(), unread.size() == 1 ? "" : "s", ck.dir(), unread.size() == 1 ? "is" : "are", c.architecture,
+            fmt::join(unread.begin(), unread.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
+            unread.size() > shown ? ", ..." : "");
+}
+
+// Builds a shard tensor from checkpoint slices into `dst` (t.nbytes() bytes; shapes checked by check_sources), each
+// slice read straight into its rows in t's dtype, converted as it is read; `tmp` is scratch for transposed parts.
 void fill_from_checkpoint(const io::Checkpoint& ck, const ShardTensor& t, const char* prefix, void* dst,
-                          std::vector<float>& f32, std::vector<float>& tmp) {
+                          std::vector<float>& tmp) {
   const int64_t cols = t.shape.size() == 2 ? t.shape[1] : 1;
-  int64_t numel = 1;
-  for (auto d : t.shape) numel *= d;
-  f32.assign(static_cast<size_t>(numel), 0.0f);
-  int64_t row = 0;
+  const size_t es = dtype_size(t.dtype);
+  auto* out = static_cast<uint8_t*>(dst);
+  int64_t row = 0;  // rows of a matrix, elements of a vector (cols == 1)
   for (auto& part : t.parts) {
     const std::string src = resolve(ck, part.src, prefix);
-    auto& info = ck.info(src);
-    AD_CHECK(info.shape == part.src_shape, "weight '{}' in '{}' has shape {}, but the config implies [{}]", src,
-             ck.dir(), info.shape_str(), fmt::join(part.src_shape, ", "));
     auto sh = ck.slice_shape(src, part.slice);
     if (!part.transpose) {
-      ck.read_f32(src, part.slice, f32.data() + row * cols);
-      row += sh[0];  // rows of a matrix, elements of a vector (cols == 1)
+      ck.read(src, part.slice, t.dtype, out + static_cast<size_t>(row * cols) * es);
+      row += sh[0];
       continue;
     }
     // slice [a, b] of a [in, out] tensor: the logical rows are its b columns, each of a = cols values
     AD_CHECK(sh.size() == 2 && sh[0] == cols, "weight '{}': a transposed slice of shape [{}] does not fit rows of {}",
              src, fmt::join(sh, ", "), cols);
-    tmp.resize(static_cast<size_t>(sh[0] * sh[1]));
-    ck.read_f32(src, part.slice, tmp.data());
+    const size_t n = static_cast<size_t>(sh[0] * sh[1]);
+    tmp.resize(2 * n);
+    float *a = tmp.data(), *b = a + n;
+    ck.read_f32(src, part.slice, a);
     for (int64_t r = 0; r < sh[1]; ++r)
-      for (int64_t k = 0; k < sh[0]; ++k) f32[(row + r) * cols + k] = tmp[k * sh[1] + r];
+      for (int64_t k = 0; k < sh[0]; ++k) b[r * cols + k] = a[k * sh[1] + r];
+    convert(b, DType::F32, out + static_cast<size_t>(row * cols) * es, t.dtype, n);
     row += sh[1];
   }
-  convert_from_f32(f32.data(), t.dtype, dst, static_cast<size_t>(numel));
+  std::memset(out + static_cast<size_t>(row * cols) * es, 0, t.nbytes() - static_cast<size_t>(row * cols) * es);
+}
+
+// Host memory a tensor is built in: the buffer itself on the cpu backend, else `stage`, copied to the device by
+// to_device_from.
+void* host_memory(const Backend& be, const Buffer& b, std::vector<uint8_t>& stage) {
+  if (be.device() == Device::CPU) return b.t().data;
+  stage.resize(b.t().nbytes());
+  return stage.data();
+}
+void to_device_from(Backend& be, Buffer& b, const void* host) {
+  if (be.device() != Device::CPU) be.to_device(b.t(), host);
 }
 
 StageWeights assemble(std::map<std::string, Buffer>& bufs, const StageRange& range) {
@@ -186,11 +235,26 @@ Shape to_shape(const std::vector<int64_t>& v) {
   return s;
 }
 
+
+std::vector<io::TensorInfo> infos_of(const std::vector<ShardTensor>& plan) {
+  std::vector<io::TensorInfo> infos;
+  for (auto& t : plan) infos.push_back({t.name, t.dtype, t.shape, 0, t.nbytes()});
+  return infos;
+}
+
+// The plan in the order a shard cache file stores it (io::safetensors_order: every offset aligned), so that the file
+// is written and hashed front to back.
+std::vector<ShardTensor> in_file_order(std::vector<ShardTensor> plan) {
+  std::vector<ShardTensor> out;
+  for (size_t i : io::safetensors_order(infos_of(plan))) out.push_back(std::move(plan[i]));
+  return out;
+}
+
 }  // namespace
 
 StageWeights load_stage_weights(Backend& be, const WeightSource& src, const ModelConfig& c, const TpShard& tp,
                                 const StageRange& range, LoadReport* report) {
-  const auto plan = shard_plan(c, tp, range, src.dtype);
+  const auto plan = in_file_order(shard_plan(c, tp, range, src.dtype));
   std::map<std::string, Buffer> bufs;
   LoadReport rep;
 
@@ -222,25 +286,36 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
         }
       }
       if (ok) {
-        // One pass: hash each tensor's bytes (file order = plan order) as they are copied, then drop
-        // them from this mapping so a file larger than free memory does not evict what comes next.
-        io::Checksum sum;
-        sum.update(f->bytes(), static_cast<size_t>(f->data(*f->find(plan[0].name)) - f->bytes()));
-        for (auto& t : plan) {
-          auto* info = f->find(t.name);
-          Buffer b(&be, t.dtype, to_shape(t.shape));
-          sum.update(f->data(*info), info->nbytes);
-          be.to_device(b.t(), f->data(*info));
-          f->release(*info);
-          bufs.emplace(t.name, std::move(b));
-        }
-        if (io::Checksum::hex(sum.digest()) == want_sum) {
-          rep = {"cache", f->size()};
-          if (report) *report = rep;
-          return assemble(bufs, range);
+        // One pass: each piece of the file is hashed as soon as it is read into its tensor (file order = plan
+        // order), so it is still in the CPU cache.
+        try {
+          io::Checksum sum;
+          std::vector<uint8_t> stage(f->data_offset());
+          f->read(0, stage.data(), stage.size());
+          sum.update(stage.data(), stage.size());
+          for (auto& t : plan) {
+            auto* info = f->find(t.name);
+            Buffer b(&be, t.dtype, to_shape(t.shape));
+            auto* dst = static_cast<uint8_t*>(host_memory(be, b, stage));
+            constexpr size_t kPiece = size_t(8) << 20;
+            for (size_t at = 0; at < info->nbytes; at += kPiece) {
+              const size_t n = std::min(kPiece, info->nbytes - at);
+              f->read(f->data_offset() + info->offset + at, dst + at, n);
+              sum.update(dst + at, n);
+            }
+            to_device_from(be, b, dst);
+            bufs.emplace(t.name, std::move(b));
+          }
+          if (io::Checksum::hex(sum.digest()) == want_sum) {
+            rep = {"cache", f->size()};
+            if (report) *report = rep;
+            return assemble(bufs, range);
+          }
+          why = fmt::format("{} fails its checksum (the manifest says {})", f->path(), want_sum);
+        } catch (const Error& e) {
+          why = e.what();
         }
         bufs.clear();
-        why = fmt::format("{} fails its checksum (the manifest says {})", f->path(), want_sum);
       } else {
         why = fmt::format("{} does not hold this rank's tensors", f->path());
       }
@@ -249,10 +324,12 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
   }
 
   io::Checkpoint ck(src.model_dir);
+  const char* prefix = family_of(c).optional_prefix;
+  check_sources(ck, plan, prefix);
+  if (src.rank == 0) warn_unread(ck, c, prefix);
   std::unique_ptr<io::ShardCache::Writer> writer;
   if (cache) {
-    std::vector<io::TensorInfo> infos;
-    for (auto& t : plan) infos.push_back({t.name, t.dtype, t.shape, 0, t.nbytes()});
+    const std::vector<io::TensorInfo> infos = infos_of(plan);
     try {
       writer = std::make_unique<io::ShardCache::Writer>(*cache, src.rank, infos, expect,
                                                         nlohmann::json::parse(src.layout_desc));
@@ -260,23 +337,22 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
       log::warn("shard cache not written (the run goes on without it): {}", e.what());
     }
   }
-  std::vector<float> f32, tmp;
-  std::vector<uint8_t> host;
-  const char* prefix = family_of(c).optional_prefix;
+  std::vector<float> tmp;
+  std::vector<uint8_t> stage;
   for (auto& t : plan) {
-    host.resize(t.nbytes());
-    fill_from_checkpoint(ck, t, prefix, host.data(), f32, tmp);
     Buffer b(&be, t.dtype, to_shape(t.shape));
-    be.to_device(b.t(), host.data());
-    bufs.emplace(t.name, std::move(b));
+    void* host = host_memory(be, b, stage);
+    fill_from_checkpoint(ck, t, prefix, host, tmp);
+    to_device_from(be, b, host);
     if (writer) {
       try {
-        writer->write(host.data(), host.size());
+        writer->write(host, t.nbytes());
       } catch (const std::exception& e) {
         log::warn("shard cache not written (the run goes on without it): {}", e.what());
         writer.reset();
       }
     }
+    bufs.emplace(t.name, std::move(b));
   }
   if (writer) {
     try {

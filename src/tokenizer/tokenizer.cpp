@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/json_value.h"
+#include "core/file.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/byte_level.h"
@@ -54,17 +53,9 @@ class TokenizerImpl {
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  AD_CHECK(f, "cannot open {}", path);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 json parse_json(const std::string& path) {
   try {
-    return json::parse(read_file(path));
+    return json::parse(read_regular_file(path));
   } catch (const json::exception& e) {
     AD_FAIL("{}: malformed JSON: {}", path, e.what());
   }
@@ -120,13 +111,13 @@ Tokenizer Tokenizer::load_checked(const std::string& path) {
   fs::path p(path);
   std::error_code ec;
   if (fs::is_directory(p, ec)) p /= "tokenizer.json";
-  AD_CHECK(fs::is_regular_file(p, ec),
+  AD_CHECK(fs::exists(p, ec),
            "tokenizer file {} not found: give a tokenizer.json or a directory holding one ('make deps' fetches "
            "the Qwen3 and Llama 3 tokenizers into data/tokenizers/)",
            p.string());
   impl->file = p.string();
   fs::path cfg = p.parent_path() / "tokenizer_config.json";
-  if (fs::is_regular_file(cfg, ec)) impl->config_file = cfg.string();
+  if (fs::exists(cfg, ec)) impl->config_file = cfg.string();
 
   const std::string& file = impl->file;
   json j = parse_json(file);
