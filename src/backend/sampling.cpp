@@ -41,8 +41,8 @@ void RowSampler::candidates(const float* logits, int64_t V, const SamplingOption
   // In double, from the differences to the largest logit: (l - max) / T is <= 0 and exp() of it cannot overflow.
   const double mx = c_[0].first, t = o.temperature;
   double sum = 0;
-  for (auto& [p, i] : c_) sum += (p = std::exp((p - mx) / t));
-  for (auto& [p, i] : c_) p /= sum;
+  for (auto& [p, i] : c_) sum += (p = static_cast<float>(std::exp((p - mx) / t)));
+  for (auto& [p, i] : c_) p = static_cast<float>(p / sum);
   if (o.top_p < 1.0f) {
     // Keep the smallest prefix whose mass reaches top_p (always at least one token), as HF does.
     double cum = 0;
@@ -55,7 +55,7 @@ void RowSampler::candidates(const float* logits, int64_t V, const SamplingOption
     c_.resize(keep);
     double s2 = 0;
     for (auto& [p, i] : c_) s2 += p;
-    for (auto& [p, i] : c_) p /= s2;
+    for (auto& [p, i] : c_) p = static_cast<float>(p / s2);
   }
 }
 

@@ -47,7 +47,7 @@ class RowSampler {
 
  private:
   void candidates(const float* logits, int64_t V, const SamplingOptions& o);  // into c_: (probability, token)
-  std::vector<std::pair<double, int32_t>> c_;
+  std::vector<std::pair<float, int32_t>> c_;  // a logit, then its probability (computed in double)
 };
 
 }  // namespace autodist
