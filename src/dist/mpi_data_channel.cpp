@@ -40,10 +40,9 @@ class MpiDataChannel final : public Communicator {
     AD_CHECK(send.device == Device::CPU && recv.device == Device::CPU,
              "mpi data channel all_reduce: device buffers are not staged yet");
     const int64_t count = recv.numel(), cs = (count + n - 1) / n;
-    grow(static_cast<size_t>(3 * n * cs));
+    grow(static_cast<size_t>((n + 1) * cs));
     float* work = scratch_.data();            // [n, cs] this rank's values, reduced in place
     float* incoming = work + n * cs;          // [cs]
-    float* gathered = work + 2 * n * cs;      // [n, cs]
     std::memcpy(work, send.data, static_cast<size_t>(count) * sizeof(float));
     std::fill(work + count, work + n * cs, 0.0f);
     const int next = (me + 1) % n, prev = (me + n - 1) % n;
@@ -60,17 +59,20 @@ class MpiDataChannel final : public Communicator {
       else combine<ReduceOp::Min>(acc, incoming, cs);
     }
     // rank r now holds the full reduction of chunk (r + 1) mod n
-    const int mine = (me + 1) % n;
-    mpi_->all_gather(Tensor(work + mine * cs, DType::F32, {cs}), Tensor(gathered, DType::F32, {n * cs}));
-    // gathered holds rank q's chunk (q + 1) mod n at block q
-    auto* out = static_cast<float*>(recv.data);
-    for (int q = 0; q < n; ++q) {
-      const int64_t c = (q + 1) % n, lo = c * cs, len = std::clamp<int64_t>(count - lo, 0, cs);
-      std::memcpy(out + lo, gathered + q * cs, static_cast<size_t>(len) * sizeof(float));
-    }
+    ring_gather(work, DType::F32, cs, 1);
+    std::memcpy(recv.data, work, static_cast<size_t>(count) * sizeof(float));
   }
 
-  void all_gather(const Tensor& send, Tensor recv) override { mpi_->all_gather(send, recv); }
+  void all_gather(const Tensor& send, Tensor recv) override {
+    const int n = size();
+    if (n == 1 || send.dtype != recv.dtype || recv.numel() != n * send.numel() || send.device != Device::CPU ||
+        recv.device != Device::CPU)
+      return mpi_->all_gather(send, recv);  // which also names what is wrong
+    const size_t bytes = static_cast<size_t>(send.numel()) * dtype_size(send.dtype);
+    char* blocks = static_cast<char*>(recv.data);
+    if (blocks + rank() * bytes != send.data) std::memmove(blocks + rank() * bytes, send.data, bytes);
+    ring_gather(blocks, send.dtype, send.numel(), 0);
+  }
   void reduce_scatter(const Tensor& send, Tensor recv, ReduceOp op) override { mpi_->reduce_scatter(send, recv, op); }
   void broadcast(Tensor buf, int root) override { mpi_->broadcast(buf, root); }
   void reduce(const Tensor& send, Tensor recv, ReduceOp op, int root) override { mpi_->reduce(send, recv, op, root); }
@@ -91,6 +93,22 @@ class MpiDataChannel final : public Communicator {
   }
 
  private:
+  // Ring all-gather on point-to-point messages (MPI's non-blocking all_gather allocates its schedule on every
+  // call: a decode step would allocate): blocks[n, block] with rank r holding block (r + shift) mod n passes each
+  // block on to the next rank, so after n - 1 steps every rank holds every block.
+  void ring_gather(void* blocks, DType dt, int64_t block, int shift) {
+    const int n = size(), me = rank(), next = (me + 1) % n, prev = (me + n - 1) % n;
+    char* b = static_cast<char*>(blocks);
+    const size_t bytes = static_cast<size_t>(block) * dtype_size(dt);
+    for (int s = 0; s < n - 1; ++s) {
+      const int send_c = (me + shift - s + 2 * n) % n, recv_c = (me + shift - s - 1 + 2 * n) % n;
+      auto rq = mpi_->irecv(Tensor(b + recv_c * bytes, dt, {block}), prev, kReduceTag);
+      auto sq = mpi_->isend(Tensor(b + send_c * bytes, dt, {block}), next, kReduceTag);
+      rq->wait();
+      sq->wait();
+    }
+  }
+
   void grow(size_t n) {
     if (scratch_.size() < n) scratch_.resize(std::max(n, scratch_.size() * 2));
   }

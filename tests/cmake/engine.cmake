@@ -23,7 +23,7 @@ expect_fail(bad_truncated "lies outside the data section|truncated" ${GEN} ${BAD
 expect_fail(bad_header_past_eof "header length .* runs past the end" ${GEN} ${BAD}/header_past_eof)
 expect_fail(bad_offsets "data \\[.*\\) lies outside the data section" ${GEN} ${BAD}/bad_offsets)
 expect_fail(bad_missing_weight "weight 'model.layers.1.mlp.up_proj.weight' is missing" ${GEN} ${BAD}/missing_weight)
-expect_fail(bad_misshaped_weight "'model.layers.0.self_attn.q_proj.weight' .*has shape \\[32, 64\\], but the config implies \\[64, 64\\]"
+expect_fail(bad_misshaped_weight "weight 'model.layers.0.self_attn.q_proj.weight' in .*: the config implies shape \\[64, 64\\], the checkpoint holds \\[32, 64\\]"
             ${GEN} ${BAD}/misshaped_weight)
 expect_fail(bad_no_weights "no model.safetensors" ${GEN} ${BAD}/no_weights)
 expect_fail(bad_llama_mlp_bias_needs_its_tensors "weight 'model.layers.0.mlp.gate_proj.bias' is missing" ${GEN} ${BAD}/mlp_bias)

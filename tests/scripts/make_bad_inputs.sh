@@ -23,6 +23,11 @@ def load(p):
 def save(p, h, data):
     s = json.dumps(h).encode(); s += b' ' * ((8 - (len(s) + 8) % 8) % 8)
     open(p, 'wb').write(struct.pack('<Q', len(s)) + s + data)
+def packed(h, data):  # the tensors laid end to end again (a well-formed file, as the loader demands)
+    h = json.loads(json.dumps(h)); out = b''
+    for k in sorted((k for k in h if k != '__metadata__'), key=lambda k: h[k]['data_offsets'][0]):
+        a, b = h[k]['data_offsets']; h[k]['data_offsets'] = [len(out), len(out) + b - a]; out += data[a:b]
+    return h, out
 h, data = load(os.path.join(good, 'model.safetensors'))
 # offsets past the data section
 h2 = json.loads(json.dumps(h)); k = 'model.norm.weight'; a, b = h2[k]['data_offsets']
@@ -30,11 +35,11 @@ h2[k]['data_offsets'] = [len(data) + 64, len(data) + 64 + (b - a)]
 save(os.path.join(out, 'bad_offsets', 'model.safetensors'), h2, data)
 # a missing tensor
 h3 = json.loads(json.dumps(h)); del h3['model.layers.1.mlp.up_proj.weight']
-save(os.path.join(out, 'missing_weight', 'model.safetensors'), h3, data)
+save(os.path.join(out, 'missing_weight', 'model.safetensors'), *packed(h3, data))
 # a mis-shaped tensor: q_proj declared [32, 64] over half its bytes
 h4 = json.loads(json.dumps(h)); k = 'model.layers.0.self_attn.q_proj.weight'; a, b = h4[k]['data_offsets']
 h4[k]['shape'] = [32, 64]; h4[k]['data_offsets'] = [a, a + (b - a) // 2]
-save(os.path.join(out, 'misshaped_weight', 'model.safetensors'), h4, data)
+save(os.path.join(out, 'misshaped_weight', 'model.safetensors'), *packed(h4, data))
 # a NaN in the final norm: every logit is NaN (the head must stop, not emit token 0)
 k = 'model.norm.weight'; a, b = h[k]['data_offsets']; assert h[k]['dtype'] == 'F32'
 nan = bytearray(data); nan[a:a + 4] = struct.pack('<f', float('nan'))

@@ -180,7 +180,7 @@ TEST_CASE("sharded index: plain file names of the model directory, tensors in th
   CHECK_HAS(index("\"a\":\"../s1.safetensors\""), "expected a plain file name");
   CHECK_HAS(index("\"a\":\"/etc/passwd\""), "expected a plain file name");
   CHECK_HAS(index("\"a\":\"..\""), "expected a plain file name");
-  CHECK_HAS(index("\"a\":3"), "not a file name");
+  CHECK_HAS(index("\"a\":3"), "expected a shard file name");
   CHECK_HAS(index("\"a\":\"s2.safetensors\""), "which does not exist");
   CHECK_HAS(index("\"a\":\"s1.safetensors\",\"b\":\"s1.safetensors\""), "maps 'b' to s1.safetensors, which does not hold it");
   CHECK_HAS(index("\"a\":\"s1.safetensors\",\"a\":\"s1.safetensors\""), "names 'a' twice");
