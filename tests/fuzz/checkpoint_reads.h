@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_util.h"
 #include "io/safetensors.h"
 
 namespace autodist::fuzz {
@@ -42,7 +43,7 @@ inline bool hits_known_defect(std::string_view file) {
 
 inline void read_all(const std::string& dir) {
   io::Checkpoint ck(dir);
-  std::vector<float> buf;
+  std::vector<float> buf, whole;
   for (const std::string& name : ck.names()) {
     const io::TensorInfo& t = ck.info(name);
     if (t.nbytes > (size_t{1} << 22)) continue;  // the reads below are the point, not big copies
@@ -55,7 +56,11 @@ inline void read_all(const std::string& dir) {
       for (int64_t d : shape) n *= static_cast<size_t>(d);
       buf.assign(n, 0.0f);
       ck.read_f32(name, s, buf.data());
+      if (whole.empty() && shape == ck.info(name).shape) whole = buf;
+      else if (shape == ck.info(name).shape)  // rows(0, -1) is the whole tensor: the same bytes
+        fuzz_check(std::memcmp(whole.data(), buf.data(), n * sizeof(float)) == 0, "a whole-tensor slice differs");
     }
+    whole.clear();
   }
 }
 

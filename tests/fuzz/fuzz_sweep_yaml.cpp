@@ -5,6 +5,10 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace autodist::fuzz;
   std::string path = write_input("sweep.yaml", data, size);
-  expected([&] { (void)autodist::cli::load_sweep(path); });
+  expected([&] {
+    const auto sw = autodist::cli::load_sweep(path);
+    fuzz_check(!sw.grid.empty() && sw.repeats >= 1 && sw.warmup >= 0, "an accepted sweep has a grid and counts");
+    for (const auto& [key, values] : sw.grid) fuzz_check(!values.empty(), "every grid key has values");
+  });
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,14 @@
 #include "core/error.h"
 
 namespace autodist::fuzz {
+
+// A harness's oracle: a property every accepted input must have. A violation is a finding (abort: libFuzzer keeps
+// the input as the reproducer).
+inline void fuzz_check(bool ok, const char* property) {
+  if (ok) return;
+  std::fprintf(stderr, "fuzz_check failed: %s\n", property);
+  std::abort();
+}
 
 inline constexpr std::string_view kSep = "\n#~#\n";
 
