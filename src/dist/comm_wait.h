@@ -58,7 +58,9 @@ class Backoff {
  private:
   BackoffPolicy p_;
   std::chrono::steady_clock::time_point t0_{};
-  int polls_ = 0;
+  bool started_ = false, spinning_ = true;
+  unsigned polls_ = 0;
+  double waited_s_ = 0;
   std::chrono::microseconds sleep_{50};
 };
 

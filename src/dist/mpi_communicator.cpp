@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "dist/comm_wait.h"
 #include "dist/mpi_env.h"
+#include "dist/mpi_small.h"
 #include "dist/mpi_types.h"
 
 namespace autodist::dist {
@@ -260,6 +261,10 @@ void MpiCommunicator::all_reduce(const Tensor& send, Tensor recv, ReduceOp op) {
   const bool in_place = send.data == recv.data;
   MPI_Datatype t = mpi_type(recv.dtype);
   MPI_Op o = mpi_op(recv.dtype, op);
+  if (recv.nbytes() <= kSmallMessageBytes) {
+    small::Ctx x{*this, as_comm(comm_), rank_, size_, small_scratch_};
+    return small::all_reduce(x, send.data, recv.data, int(recv.numel()), t, o);
+  }
   for_chunks(recv.numel(), [&](int64_t off, int c) {
     const void* sb = in_place ? MPI_IN_PLACE : at(send.data, off, send.dtype);
     post_wait(*this, "MPI_Iallreduce", {"all_reduce"}, [&](MPI_Request* r) {
@@ -277,6 +282,10 @@ void MpiCommunicator::all_gather(const Tensor& send, Tensor recv) {
            send.numel() * size_);
   int n = block_count(send.numel(), "MPI_Allgather");
   MPI_Datatype t = mpi_type(send.dtype);
+  if (recv.nbytes() <= kSmallMessageBytes) {
+    small::Ctx x{*this, as_comm(comm_), rank_, size_, small_scratch_};
+    return small::all_gather(x, send.data, recv.data, n, t);
+  }
   // In place when the send block already sits at this rank's slot of recv.
   const void* sb = send.data == at(recv.data, int64_t(n) * rank_, recv.dtype) ? MPI_IN_PLACE : send.data;
   post_wait(*this, "MPI_Iallgather", {"all_gather"},
@@ -291,6 +300,10 @@ void MpiCommunicator::reduce_scatter(const Tensor& send, Tensor recv, ReduceOp o
            "reduce_scatter: send has {} elements, expected {} ranks x {} = {}", send.numel(), size_,
            recv.numel(), recv.numel() * size_);
   int n = block_count(recv.numel(), "MPI_Reduce_scatter_block");
+  if (send.nbytes() <= kSmallMessageBytes) {
+    small::Ctx x{*this, as_comm(comm_), rank_, size_, small_scratch_};
+    return small::reduce_scatter(x, send.data, recv.data, n, mpi_type(send.dtype), mpi_op(send.dtype, op));
+  }
   // In place (recv = send's block rank): MPI_IN_PLACE leaves the result at the front of send, from where it moves
   // to this rank's block.
   const bool in_place = recv.data == at(send.data, int64_t(n) * rank_, send.dtype);
@@ -305,6 +318,10 @@ void MpiCommunicator::broadcast(Tensor buf, int root) {
   require_host(buf, "broadcast");
   AD_CHECK(root >= 0 && root < size_, "broadcast: root {} is outside [0, {})", root, size_);
   MPI_Datatype t = mpi_type(buf.dtype);
+  if (buf.nbytes() <= kSmallMessageBytes) {
+    small::Ctx x{*this, as_comm(comm_), rank_, size_, small_scratch_};
+    return small::broadcast(x, buf.data, int(buf.numel()), t, root);
+  }
   for_chunks(buf.numel(), [&](int64_t off, int c) {
     post_wait(*this, "MPI_Ibcast", {"broadcast"},
               [&](MPI_Request* r) { return MPI_Ibcast(at(buf.data, off, buf.dtype), c, t, root, as_comm(comm_), r); });
@@ -324,6 +341,10 @@ void MpiCommunicator::reduce(const Tensor& send, Tensor recv, ReduceOp op, int r
   bool in_place = is_root && send.data == recv.data;
   MPI_Datatype t = mpi_type(send.dtype);
   MPI_Op o = mpi_op(send.dtype, op);
+  if (send.nbytes() <= kSmallMessageBytes) {
+    small::Ctx x{*this, as_comm(comm_), rank_, size_, small_scratch_};
+    return small::reduce(x, send.data, is_root ? recv.data : nullptr, int(send.numel()), t, o, root);
+  }
   for_chunks(send.numel(), [&](int64_t off, int c) {
     const void* sb = in_place ? MPI_IN_PLACE : at(send.data, off, send.dtype);
     void* rb = is_root ? at(recv.data, off, recv.dtype) : nullptr;  // ignored off the root
@@ -346,6 +367,10 @@ void MpiCommunicator::gather(const Tensor& send, Tensor recv, int root) {
     if (send.data == at(recv.data, int64_t(n) * rank_, recv.dtype)) sb = MPI_IN_PLACE;
   }
   MPI_Datatype t = mpi_type(send.dtype);
+  if (send.nbytes() * size_ <= kSmallMessageBytes) {
+    small::Ctx x{*this, as_comm(comm_), rank_, size_, small_scratch_};
+    return small::gather(x, send.data, is_root ? recv.data : nullptr, n, t, root);
+  }
   post_wait(*this, "MPI_Igather", {"gather"}, [&](MPI_Request* r) {
     return MPI_Igather(sb, n, t, is_root ? recv.data : nullptr, n, t, root, as_comm(comm_), r);
   });
@@ -365,6 +390,10 @@ void MpiCommunicator::scatter(const Tensor& send, Tensor recv, int root) {
     if (recv.data == at(send.data, int64_t(n) * rank_, send.dtype)) rb = MPI_IN_PLACE;
   }
   MPI_Datatype t = mpi_type(recv.dtype);
+  if (recv.nbytes() * size_ <= kSmallMessageBytes) {
+    small::Ctx x{*this, as_comm(comm_), rank_, size_, small_scratch_};
+    return small::scatter(x, is_root ? send.data : nullptr, recv.data, n, t, root);
+  }
   post_wait(*this, "MPI_Iscatter", {"scatter"}, [&](MPI_Request* r) {
     return MPI_Iscatter(is_root ? send.data : nullptr, n, t, rb, n, t, root, as_comm(comm_), r);
   });
@@ -436,7 +465,8 @@ std::unique_ptr<CommRequest> MpiCommunicator::irecv(Tensor buf, int peer, int ta
 }
 
 void MpiCommunicator::barrier() {
-  post_wait(*this, "MPI_Ibarrier", {"barrier"}, [&](MPI_Request* r) { return MPI_Ibarrier(as_comm(comm_), r); });
+  small::Ctx x{*this, as_comm(comm_), rank_, size_, small_scratch_};
+  small::barrier(x);
 }
 
 bool MpiCommunicator::all_gather_idle(const Tensor& send, Tensor recv, double timeout_s) {

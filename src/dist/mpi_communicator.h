@@ -18,10 +18,15 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dist/communicator.h"
 
 namespace autodist::dist {
+
+// Collectives whose larger buffer holds at most this many bytes run as point-to-point messages (mpi_small.h), larger
+// ones as MPI's non-blocking collectives; every rank of a call takes the same path.
+constexpr int64_t kSmallMessageBytes = 16384;
 
 class MpiCommunicator final : public Communicator {
  public:
@@ -86,6 +91,7 @@ class MpiCommunicator final : public Communicator {
   explicit MpiCommunicator(std::intptr_t comm);  // takes ownership of the MPI_Comm
   std::intptr_t comm_;                           // MPI_Comm, opaque here
   int rank_ = 0, size_ = 1, world_rank_ = 0;
+  std::vector<char> small_scratch_;  // incoming blocks of the small-message collectives; grows only
 };
 
 // Largest element count per MPI call (default and maximum INT_MAX). Tests lower it to exercise the

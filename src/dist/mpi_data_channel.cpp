@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "dist/mpi_communicator.h"
 
 namespace autodist::dist {
 namespace {
@@ -35,8 +36,9 @@ class MpiDataChannel final : public Communicator {
   using Communicator::all_reduce;
   void all_reduce(const Tensor& send, Tensor recv, ReduceOp op) override {
     const int n = size(), me = rank();
-    if (n == 1 || send.dtype != DType::F32 || recv.dtype != DType::F32 || send.numel() != recv.numel())
-      return mpi_->all_reduce(send, recv, op);  // which also names what is wrong
+    if (n == 1 || send.dtype != DType::F32 || recv.dtype != DType::F32 || send.numel() != recv.numel() ||
+        recv.nbytes() <= kSmallMessageBytes)
+      return mpi_->all_reduce(send, recv, op);  // recursive doubling when small; also names what is wrong
     AD_CHECK(send.device == Device::CPU && recv.device == Device::CPU,
              "mpi data channel all_reduce: device buffers are not staged yet");
     const int64_t count = recv.numel(), cs = (count + n - 1) / n;
@@ -66,8 +68,8 @@ class MpiDataChannel final : public Communicator {
   void all_gather(const Tensor& send, Tensor recv) override {
     const int n = size();
     if (n == 1 || send.dtype != recv.dtype || recv.numel() != n * send.numel() || send.device != Device::CPU ||
-        recv.device != Device::CPU)
-      return mpi_->all_gather(send, recv);  // which also names what is wrong
+        recv.device != Device::CPU || recv.nbytes() <= kSmallMessageBytes)
+      return mpi_->all_gather(send, recv);  // one round when small; also names what is wrong
     const size_t bytes = static_cast<size_t>(send.numel()) * dtype_size(send.dtype);
     char* blocks = static_cast<char*>(recv.data);
     if (blocks + rank() * bytes != send.data) std::memmove(blocks + rank() * bytes, send.data, bytes);

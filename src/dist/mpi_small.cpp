@@ -1,0 +1,208 @@
+#include "dist/mpi_small.h"
+
+#include <cstring>
+
+namespace autodist::dist::small {
+namespace {
+
+size_t type_bytes(const Ctx& x, MPI_Datatype t) {
+  int s = 0;
+  x.c.check(MPI_Type_size(t, &s), "MPI_Type_size");
+  return size_t(s);
+}
+
+char* scratch(const Ctx& x, size_t bytes) {
+  if (x.scratch.size() < bytes) x.scratch.resize(bytes);
+  return x.scratch.data();
+}
+
+// The requests of one round; waits for all of them through the communicator's bounded, backing-off wait.
+class Round {
+ public:
+  Round(const Ctx& x, const char* op) : x_(x), op_(op) {}
+  void send(const void* buf, int count, MPI_Datatype t, int peer) {
+    x_.c.check(MPI_Isend(buf, count, t, peer, kTag, x_.comm, &r_[n_++]), "MPI_Isend");
+  }
+  void recv(void* buf, int count, MPI_Datatype t, int peer) {
+    x_.c.check(MPI_Irecv(buf, count, t, peer, kTag, x_.comm, &r_[n_++]), "MPI_Irecv");
+  }
+  // A timeout names the collective and its ranks, as for MPI's own collectives.
+  void wait() {
+    if (n_ == 0) return;
+    x_.c.wait_all(r_, n_, MpiCommunicator::Wait{op_});
+    n_ = 0;
+  }
+  // Up to kMax requests per round; a larger fan-out (gather on many ranks) waits every kMax / 2.
+  bool full() const { return n_ + 2 > kMax; }
+
+ private:
+  static constexpr int kMax = 64;
+  const Ctx& x_;
+  const char* op_;
+  MPI_Request r_[kMax];
+  int n_ = 0;
+};
+
+void combine(const Ctx& x, const void* in, void* inout, int count, MPI_Datatype t, MPI_Op op) {
+  x.c.check(MPI_Reduce_local(in, inout, count, t, op), "MPI_Reduce_local");
+}
+
+}  // namespace
+
+// Dissemination: round k sends to rank + 2^k and receives from rank - 2^k; after ceil(log2 n) rounds every rank has
+// heard, directly or not, from every other.
+void barrier(const Ctx& x) {
+  Round rd(x, "barrier");
+  for (int k = 1; k < x.size; k <<= 1) {
+    rd.recv(nullptr, 0, MPI_BYTE, (x.rank - k + x.size) % x.size);
+    rd.send(nullptr, 0, MPI_BYTE, (x.rank + k) % x.size);
+    rd.wait();
+  }
+}
+
+// Recursive doubling over the largest power of two p2 <= n; ranks p2.. first fold their values into rank - p2 and get
+// the result back at the end.
+void all_reduce(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t, MPI_Op op) {
+  const size_t bytes = size_t(count) * type_bytes(x, t);
+  if (send != recv) std::memcpy(recv, send, bytes);
+  if (x.size == 1) return;
+  int p2 = 1;
+  while (p2 * 2 <= x.size) p2 *= 2;
+  char* tmp = scratch(x, bytes);
+  Round rd(x, "all_reduce");
+  if (x.rank >= p2) {
+    rd.send(recv, count, t, x.rank - p2);
+    rd.wait();
+    rd.recv(recv, count, t, x.rank - p2);
+    rd.wait();
+    return;
+  }
+  if (x.rank < x.size - p2) {
+    rd.recv(tmp, count, t, x.rank + p2);
+    rd.wait();
+    combine(x, tmp, recv, count, t, op);
+  }
+  for (int mask = 1; mask < p2; mask <<= 1) {
+    const int peer = x.rank ^ mask;
+    rd.recv(tmp, count, t, peer);
+    rd.send(recv, count, t, peer);
+    rd.wait();
+    combine(x, tmp, recv, count, t, op);
+  }
+  if (x.rank < x.size - p2) {
+    rd.send(recv, count, t, x.rank + p2);
+    rd.wait();
+  }
+}
+
+// Binomial tree from the root (ranks relative to it): receive from the parent, then send to each child.
+void broadcast(const Ctx& x, void* buf, int count, MPI_Datatype t, int root) {
+  const int n = x.size, vr = (x.rank - root + n) % n;
+  Round rd(x, "broadcast");
+  int mask = 1;
+  for (; mask < n; mask <<= 1) {
+    if (vr & mask) {
+      rd.recv(buf, count, t, (vr - mask + root) % n);
+      rd.wait();
+      break;
+    }
+  }
+  for (mask >>= 1; mask > 0; mask >>= 1)
+    if (vr + mask < n) rd.send(buf, count, t, (vr + mask + root) % n);
+  rd.wait();
+}
+
+// Binomial tree to the root: each rank adds its children's partial sums, then sends its own to its parent.
+void reduce(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t, MPI_Op op, int root) {
+  const int n = x.size, vr = (x.rank - root + n) % n;
+  const size_t bytes = size_t(count) * type_bytes(x, t);
+  char* work = scratch(x, 2 * bytes);
+  char* acc = x.rank == root ? static_cast<char*>(recv) : work + bytes;
+  if (acc != send) std::memcpy(acc, send, bytes);
+  Round rd(x, "reduce");
+  for (int mask = 1; mask < n; mask <<= 1) {
+    if (vr & mask) {
+      rd.send(acc, count, t, ((vr & ~mask) + root) % n);
+      rd.wait();
+      return;
+    }
+    if ((vr | mask) < n) {
+      rd.recv(work, count, t, ((vr | mask) + root) % n);
+      rd.wait();
+      combine(x, work, acc, count, t, op);
+    }
+  }
+}
+
+void gather(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t, int root) {
+  const size_t bytes = size_t(count) * type_bytes(x, t);
+  Round rd(x, "gather");
+  if (x.rank != root) {
+    rd.send(send, count, t, root);
+    rd.wait();
+    return;
+  }
+  char* out = static_cast<char*>(recv);
+  if (out + size_t(root) * bytes != send) std::memcpy(out + size_t(root) * bytes, send, bytes);
+  for (int r = 0; r < x.size; ++r) {
+    if (r == root) continue;
+    rd.recv(out + size_t(r) * bytes, count, t, r);
+    if (rd.full()) rd.wait();
+  }
+  rd.wait();
+}
+
+void scatter(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t, int root) {
+  const size_t bytes = size_t(count) * type_bytes(x, t);
+  Round rd(x, "scatter");
+  if (x.rank != root) {
+    rd.recv(recv, count, t, root);
+    rd.wait();
+    return;
+  }
+  const char* in = static_cast<const char*>(send);
+  if (in + size_t(root) * bytes != recv) std::memcpy(recv, in + size_t(root) * bytes, bytes);
+  for (int r = 0; r < x.size; ++r) {
+    if (r == root) continue;
+    rd.send(in + size_t(r) * bytes, count, t, r);
+    if (rd.full()) rd.wait();
+  }
+  rd.wait();
+}
+
+// One round: every rank sends its block to every other and receives theirs.
+void all_gather(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t) {
+  const size_t bytes = size_t(count) * type_bytes(x, t);
+  char* out = static_cast<char*>(recv);
+  char* mine = out + size_t(x.rank) * bytes;
+  if (mine != send) std::memcpy(mine, send, bytes);
+  Round rd(x, "all_gather");
+  for (int k = 1; k < x.size; ++k) {
+    const int to = (x.rank + k) % x.size, from = (x.rank - k + x.size) % x.size;
+    rd.recv(out + size_t(from) * bytes, count, t, from);
+    rd.send(mine, count, t, to);
+    if (rd.full()) rd.wait();
+  }
+  rd.wait();
+}
+
+// One round: block r of every rank goes to rank r, which combines them in rank order.
+void reduce_scatter(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t, MPI_Op op) {
+  const size_t bytes = size_t(count) * type_bytes(x, t);
+  const char* in = static_cast<const char*>(send);
+  char* got = scratch(x, size_t(x.size) * bytes);  // got[r]: rank r's block for this rank
+  Round rd(x, "reduce_scatter");
+  for (int k = 1; k < x.size; ++k) {
+    const int to = (x.rank + k) % x.size, from = (x.rank - k + x.size) % x.size;
+    rd.recv(got + size_t(from) * bytes, count, t, from);
+    rd.send(in + size_t(to) * bytes, count, t, to);
+    if (rd.full()) rd.wait();
+  }
+  rd.wait();
+  // recv may be send's own block (in place): take it first, then add the others.
+  std::memmove(recv, in + size_t(x.rank) * bytes, bytes);
+  for (int r = 0; r < x.size; ++r)
+    if (r != x.rank) combine(x, got + size_t(r) * bytes, recv, count, t, op);
+}
+
+}  // namespace autodist::dist::small
