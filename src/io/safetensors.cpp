@@ -181,11 +181,25 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const {
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
+namespace {
+// fs::exists without the throwing overload: a name the system refuses (longer than NAME_MAX, a component that is a
+// file) reads as missing, the reason in `why`.
+bool path_exists(const fs::path& p, std::string& why) {
+  std::error_code ec;
+  const bool ok = fs::exists(p, ec);
+  why = ec ? " (" + ec.message() + ")" : "";
+  return ok && !ec;
+}
+}  // namespace
+
 Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
-  AD_CHECK(fs::is_directory(dir), "model directory '{}' does not exist", dir);
+  std::error_code ec;
+  AD_CHECK(fs::is_directory(dir, ec), "model directory '{}' does not exist{}", dir,
+           ec ? " (" + ec.message() + ")" : "");
   fs::path single = fs::path(dir) / "model.safetensors";
   fs::path index = fs::path(dir) / "model.safetensors.index.json";
-  if (fs::exists(index)) {
+  std::string why;
+  if (path_exists(index, why)) {
     const std::string text = read_regular_file(index.string());
     const json j = parse_unique_keys(index.string(), "the index", text.data(), text.data() + text.size());
     AD_CHECK(j.contains("weight_map") && j["weight_map"].is_object(), "{}: no 'weight_map' object",
@@ -203,7 +217,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
       auto it = file_idx.find(fname);
       if (it == file_idx.end()) {
         fs::path fp = fs::path(dir) / fname;
-        AD_CHECK(fs::exists(fp), "{} names shard '{}' which does not exist", index.string(), fp.string());
+        AD_CHECK(path_exists(fp, why), "{} names shard '{}' which does not exist{}", index.string(), fp.string(), why);
         files_.push_back(std::make_unique<SafetensorsFile>(fp.string()));
         it = file_idx.emplace(fname, files_.size() - 1).first;
       }
@@ -211,7 +225,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
                fname);
       where_[name] = it->second;
     }
-  } else if (fs::exists(single)) {
+  } else if (path_exists(single, why)) {
     files_.push_back(std::make_unique<SafetensorsFile>(single.string()));
     for (auto& [name, t] : files_[0]->tensors()) where_[name] = 0;
   } else {

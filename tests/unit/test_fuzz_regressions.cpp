@@ -53,3 +53,17 @@ TEST_CASE("fuzz regression: a safetensors index whose weight_map value is not a 
             ": weight_map maps 'model.norm.weight' to [\"a.safetensors\"], expected a shard file name (a string)");
   fs::remove_all(dir);
 }
+
+TEST_CASE("fuzz regression: a safetensors index naming a shard longer than the system allows is refused naming it") {
+  // The fuzzer's input (regressions/fuzz_safetensors_index/shard_name_too_long) names a 300-character shard:
+  // std::filesystem::exists threw "File name too long" past every error handler.
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "autodist_fuzz_regression_long_shard";
+  fs::create_directories(dir);
+  const std::string shard = "model-" + std::string(300, 'g') + ".safetensors";
+  std::ofstream(dir / "model.safetensors.index.json") << R"({"weight_map": {"model.norm.weight": ")" << shard << R"("}})";
+  CHECK(error_of([&] { io::Checkpoint ck(dir.string()); }) ==
+        (dir / "model.safetensors.index.json").string() + " names shard '" + (dir / shard).string() +
+            "' which does not exist (File name too long)");
+  fs::remove_all(dir);
+}
