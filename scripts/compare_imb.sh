@@ -15,9 +15,13 @@
 # out-of-place columns are compared (IMB uses separate buffers), broadcast's one buffer as it is.
 # IMB runs with -iter 1000,400: up to 400 MB per sample instead of 40, so that its 16 MiB rows
 # average 25 repetitions rather than 2.
+# Both sides run with GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4096 (override with MALLOC_ENV=...): IMB mallocs
+# its buffers, and a heap-placed 64 KiB buffer made Open MPI's shared-memory copies run in one of two modes, ~12 us
+# or ~50 us (IMB Gather/Allgather at 64 KiB), where fresh mmapped buffers, like comm-bench's page-aligned ones, ran
+# at 13-15 us in every run measured.
 # Writes DIR/compare_imb.csv. Exit 0 unless a run fails: this is a measurement, not a test.
 set -euo pipefail
-usage() { sed -n '2,17p' "$0"; exit 2; }
+usage() { sed -n '2,21p' "$0"; exit 2; }
 [[ $# -ge 1 && $1 != -* ]] || usage
 IMB_SRC=$(cd "$1" && pwd); shift
 NP=2 ROUNDS=5 SIZES=8,64K,1M,16M BIN=build/autodist OUT=build/compare_imb MPIRUN=${MPIRUN:-mpirun --oversubscribe}
@@ -32,6 +36,8 @@ done
 [[ -f $IMB_SRC/src_cpp/Makefile ]] || { echo "compare_imb: $IMB_SRC is not an IMB source tree (no src_cpp/Makefile)"; exit 2; }
 BIN=$(realpath "$BIN")
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+MALLOC_ENV=${MALLOC_ENV-GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4096}
+[[ -z $MALLOC_ENV ]] || export "${MALLOC_ENV?}"
 mkdir -p "$OUT" && OUT=$(realpath "$OUT") && rm -rf "$OUT"/round*
 
 # Build IMB-MPI1 once (OMPI_SKIP_MPICXX: Open MPI's C++ bindings do not compile under IMB's -Werror).
