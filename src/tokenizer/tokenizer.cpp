@@ -61,23 +61,37 @@ json parse_json(const std::string& path) {
   }
 }
 
-// A token given as "text" or as {"content": "text", ...} in tokenizer_config.json.
-std::string token_text(const json& j) {
-  if (j.is_string()) return j.get<std::string>();
-  if (j.is_object() && j.contains("content") && j["content"].is_string()) return j["content"].get<std::string>();
-  return "";
+// A token given as "text", as {"content": "text", ...} or as null (none) in tokenizer_config.json.
+std::string token_text(const json& cfg, const char* key, const std::string& file) {
+  auto it = cfg.find(key);
+  if (it == cfg.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  auto c = it->is_object() ? it->find("content") : it->end();
+  AD_CHECK(it->is_object() && c != it->end() && c->is_string(),
+           "{}: {}: expected a token (a string, or an object with a string 'content'), got {}", file, key,
+           it->dump().substr(0, 80));
+  return c->get<std::string>();
 }
 
-std::string chat_template_text(const json& cfg) {
+// chat_template as HF writes it: a string, or a list of {"name": ..., "template": "..."} (the "default" one is used,
+// else the first).
+std::string chat_template_text(const json& cfg, const std::string& file) {
   auto it = cfg.find("chat_template");
-  if (it == cfg.end()) return "";
+  if (it == cfg.end() || it->is_null()) return "";
   if (it->is_string()) return it->get<std::string>();
-  if (it->is_array()) {  // [{"name": "default", "template": ...}, ...]
-    for (auto& t : *it)
-      if (t.is_object() && t.value("name", "") == "default" && t.contains("template")) return t["template"].get<std::string>();
-    if (!it->empty() && (*it)[0].is_object() && (*it)[0].contains("template")) return (*it)[0]["template"].get<std::string>();
+  AD_CHECK(it->is_array(), "{}: chat_template: expected a string or a list of {{\"name\", \"template\"}} objects, got {}",
+           file, it->dump().substr(0, 80));
+  const json* pick = nullptr;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& t = (*it)[i];
+    auto tt = t.is_object() ? t.find("template") : t.end();
+    AD_CHECK(t.is_object() && tt != t.end() && tt->is_string(),
+             "{}: chat_template[{}]: expected an object with a string 'template', got {}", file, i, t.dump().substr(0, 80));
+    auto name = t.find("name");
+    if (!pick || (name != t.end() && *name == "default")) pick = &*tt;
+    if (name != t.end() && *name == "default") break;
   }
-  return "";
+  return pick ? pick->get<std::string>() : "";
 }
 
 void check_decoder(const json& j, const std::string& file) {
@@ -184,9 +198,9 @@ Tokenizer Tokenizer::load_checked(const std::string& path) {
   if (!im.config_file.empty()) {
     json c = parse_json(im.config_file);
     AD_CHECK(c.is_object(), "{}: the top level is not an object", im.config_file);
-    jinja = chat_template_text(c);
-    bos = token_text(c.value("bos_token", json()));
-    std::string eos = token_text(c.value("eos_token", json()));
+    jinja = chat_template_text(c, im.config_file);
+    bos = token_text(c, "bos_token", im.config_file);
+    std::string eos = token_text(c, "eos_token", im.config_file);
     if (!eos.empty()) {
       int32_t id = tok.token_id(eos);
       AD_CHECK(id >= 0, "{}: eos_token '{}' is not in the vocabulary of {}", im.config_file, eos, im.file);

@@ -63,3 +63,21 @@ add_test(NAME tokenize_added_id_2p32m1_refused
 add_test(NAME tokenize_added_id_2p32p5_refused
          COMMAND ${EXPECT_FAIL} "added_tokens\\[4\\] \\('<alias>'\\)\\.id: 4294967301 is too large"
                  ${AUTODIST_BIN} tokenize --tokenizer ${TOK_DATA}/bad/added_id_2p32p5.json --text "hi <alias>")
+
+# tokenizer_config.json fields of the wrong type are refused naming the field (a number as chat_template was read as
+# no template at all, an eos_token of 5 as no eos), made at configure time beside a copy of the tiny tokenizer.
+set(TOK_BADCFG ${CMAKE_CURRENT_BINARY_DIR}/tokenizer_bad_config)
+foreach(case "template_number|{\"chat_template\": 5}|chat_template: expected a string or a list"
+             "template_entry|{\"chat_template\": [{\"name\": \"default\", \"template\": 7}]}|chat_template\\[0\\]: expected an object with a string 'template'"
+             "eos_number|{\"eos_token\": 5}|eos_token: expected a token \\(a string, or an object with a string 'content'\\), got 5")
+  string(REPLACE "|" ";" parts "${case}")
+  list(GET parts 0 name)
+  list(GET parts 1 text)
+  list(GET parts 2 want)
+  file(MAKE_DIRECTORY ${TOK_BADCFG}/${name})
+  configure_file(${TOK_DATA}/tiny/tokenizer.json ${TOK_BADCFG}/${name}/tokenizer.json COPYONLY)
+  file(WRITE ${TOK_BADCFG}/${name}/tokenizer_config.json "${text}")
+  add_test(NAME tokenize_config_${name}_refused
+           COMMAND ${EXPECT_FAIL} "tokenizer_config.json: ${want}"
+                   ${AUTODIST_BIN} tokenize --tokenizer ${TOK_BADCFG}/${name} --text hi)
+endforeach()
