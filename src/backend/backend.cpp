@@ -24,6 +24,13 @@ Buffer::Buffer(Backend* be, DType t, Shape s) : be_(be) {
   view_.data = be->alloc(n ? n : 1);
 }
 
+Buffer Buffer::borrowed(const Tensor& view, std::shared_ptr<const void> keep) {
+  Buffer b;
+  b.view_ = view;
+  b.keep_ = std::move(keep);
+  return b;
+}
+
 Buffer::~Buffer() {
   if (be_ && view_.data) be_->free(view_.data);
 }
@@ -33,6 +40,7 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
     if (be_ && view_.data) be_->free(view_.data);
     be_ = o.be_;
     view_ = o.view_;
+    keep_ = std::move(o.keep_);
     o.be_ = nullptr;
     o.view_ = Tensor();
   }

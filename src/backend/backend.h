@@ -30,10 +30,14 @@ class Buffer {
   Buffer& operator=(const Buffer&) = delete;
   const Tensor& t() const { return view_; }
   bool empty() const { return view_.data == nullptr; }
+  // A view of host memory the buffer does not own (a tensor of a mapped shard-cache file), alive as long as `keep`
+  // is; the memory is read-only (kernels only read weights).
+  static Buffer borrowed(const Tensor& view, std::shared_ptr<const void> keep);
 
  private:
   Backend* be_ = nullptr;
   Tensor view_;
+  std::shared_ptr<const void> keep_;
 };
 
 // Host memory the backend copies into without waiting (pinned on cuda): the target of to_host_async.

@@ -44,6 +44,7 @@ class SafetensorsFile {
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   uint64_t size() const { return file_.size(); }          // bytes, header included
+  const ReadFile& file() const { return file_; }
   uint64_t data_offset() const { return data_offset_; }   // where the data section starts (8 + header length)
   // Bytes [offset, offset + n) of the file.
   void read(uint64_t offset, void* dst, size_t n) const { file_.read_exact(dst, n, offset); }

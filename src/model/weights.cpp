@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/log.h"
 #include "io/shard_cache.h"
 #include "model/family.h"
@@ -286,25 +287,24 @@ StageWeights load_stage_weights(Backend& be, const WeightSource& src, const Mode
         }
       }
       if (ok) {
-        // One pass: each piece of the file is hashed as soon as it is read into its tensor (file order = plan
-        // order), so it is still in the CPU cache.
+        // The file is mapped (read at the disk's speed, no copy into fresh memory) and hashed front to back (file
+        // order = plan order); the cpu backend uses the tensors where they lie, a device backend copies them up.
         try {
+          auto map = MappedFile::map(f->file());
           io::Checksum sum;
-          std::vector<uint8_t> stage(f->data_offset());
-          f->read(0, stage.data(), stage.size());
-          sum.update(stage.data(), stage.size());
+          sum.update(map->data(), f->data_offset());
           for (auto& t : plan) {
             auto* info = f->find(t.name);
-            Buffer b(&be, t.dtype, to_shape(t.shape));
-            auto* dst = static_cast<uint8_t*>(host_memory(be, b, stage));
-            constexpr size_t kPiece = size_t(8) << 20;
-            for (size_t at = 0; at < info->nbytes; at += kPiece) {
-              const size_t n = std::min(kPiece, info->nbytes - at);
-              f->read(f->data_offset() + info->offset + at, dst + at, n);
-              sum.update(dst + at, n);
+            const uint8_t* src = map->data() + f->data_offset() + info->offset;
+            sum.update(src, info->nbytes);
+            Tensor view(const_cast<uint8_t*>(src), t.dtype, to_shape(t.shape), Device::CPU);
+            if (be.device() == Device::CPU) {
+              bufs.emplace(t.name, Buffer::borrowed(view, map));
+            } else {
+              Buffer b(&be, t.dtype, to_shape(t.shape));
+              be.to_device(b.t(), src);
+              bufs.emplace(t.name, std::move(b));
             }
-            to_device_from(be, b, dst);
-            bufs.emplace(t.name, std::move(b));
           }
           if (io::Checksum::hex(sum.digest()) == want_sum) {
             rep = {"cache", f->size()};

@@ -74,6 +74,7 @@ void Engine::maybe_fault() {
   if (fault_stop_) {
     log::warn("AUTODIST_FAULT: stopping rank {} (SIGSTOP) in forward pass {}", groups_.topo.rank, fault_step_);
     std::raise(SIGSTOP);
+    return;  // continued (SIGCONT): the run goes on, as a rank stopped by hand and resumed would
   }
   AD_FAIL("injected fault (AUTODIST_FAULT) in forward pass {} on rank {}", fault_step_, groups_.topo.rank);
 }

@@ -5,6 +5,8 @@
 #   concurrent  TP PP  two first runs at once against one cache dir: both pass, the cache verifies
 #   fingerprint        touching a checkpoint file changes the fingerprint (a new entry, read from the checkpoint)
 #   unwritable         a cache dir that cannot be created: warning, the run goes on
+#   truncated_mapped   the cache file truncated under a running generate (its weights are the mapped file): the run
+#                      ends with status 135 and a message naming the file, not a bare "Bus error"
 set -euo pipefail
 bin=$1; model=$2; case=$3; tp=${4:-1}; pp=${5:-1}; shift $(( $# < 5 ? $# : 5 )); extra=("$@")
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -91,6 +93,24 @@ unwritable)
   grep -q "warn: shard cache not written (the run goes on without it): cannot create /proc/autodist-cache" \
     "$work/plain.log" || { cat "$work/plain.log"; fail "no warning for an unwritable cache dir"; }
   echo "unwritable cache dir: warning, run passed"
+  ;;
+truncated_mapped)
+  run first --cache-dir "$work/cache"
+  # The run stops itself in its 3rd forward pass (AUTODIST_FAULT, SIGSTOP), the file is truncated, the run continues.
+  AUTODIST_FAULT=0:3:stop "$bin" generate --model "$model" --prompt-ids 1,2,3 --max-output-length 16 \
+    --cache-dir "$work/cache" >"$work/gen.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 300); do grep -q "AUTODIST_FAULT: stopping" "$work/gen.log" && break; sleep 0.1; done
+  grep -q "0 bytes from the checkpoint" "$work/gen.log" || { kill -9 $pid; cat "$work/gen.log"; fail "generate did not load from the cache"; }
+  sleep 0.2  # the message is written just before SIGSTOP
+  f=$(ls "$work"/cache/*/*/rank0.safetensors)
+  truncate -s 0 "$f"
+  kill -CONT $pid
+  rc=0; timeout 60 tail --pid=$pid -f /dev/null || true; wait $pid || rc=$?
+  [ $rc = 135 ] || { tail -5 "$work/gen.log"; fail "expected exit status 135 after the truncation, got $rc"; }
+  grep -q "error: $f was truncated or became unreadable while its weights were in use (SIGBUS at offset [0-9]*); ending" \
+    "$work/gen.log" || { tail -5 "$work/gen.log"; fail "no message naming the truncated file"; }
+  echo "truncated while mapped: status $rc, message names $f"
   ;;
 *) fail "unknown case $case" ;;
 esac
