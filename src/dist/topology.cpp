@@ -1,8 +1,14 @@
 #include "dist/topology.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "dist/mpi_data_channel.h"
 
 namespace autodist::dist {
@@ -22,11 +28,99 @@ std::string Topology::str() const {
   return fmt::format("rank {}/{}: tp {}/{} pp {}/{}", rank, world, tp_rank(), tp, pp_rank(), pp);
 }
 
+RankPlacement place_ranks(const std::vector<std::string>& hosts, int tp) {
+  const int n = static_cast<int>(hosts.size());
+  AD_CHECK(n >= 1 && tp >= 1 && n % tp == 0, "place_ranks: {} ranks do not split into tensor-parallel groups of {}", n,
+           tp);
+  RankPlacement p;
+  std::map<std::string, int> index;  // host -> order of first appearance
+  std::vector<int> host_of(n), count;
+  p.local_rank.resize(n);
+  for (int r = 0; r < n; ++r) {
+    auto [it, added] = index.try_emplace(hosts[r], static_cast<int>(count.size()));
+    if (added) count.push_back(0);
+    host_of[r] = it->second;
+    p.local_rank[r] = count[it->second]++;
+  }
+  p.host_count = static_cast<int>(count.size());
+  std::vector<int> order(n);  // order[logical] = world rank
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return host_of[a] < host_of[b]; });
+  p.logical.resize(n);
+  for (int l = 0; l < n; ++l) {
+    p.logical[order[l]] = l;
+    p.hosts.push_back(hosts[order[l]]);
+  }
+  std::string spans;
+  for (int g = 0; g < n / tp; ++g) {
+    std::vector<std::string> on;
+    std::string ranks;
+    for (int l = g * tp; l < (g + 1) * tp; ++l) {
+      if (std::find(on.begin(), on.end(), p.hosts[l]) == on.end()) on.push_back(p.hosts[l]);
+      ranks += fmt::format("{}{}", ranks.empty() ? "" : ",", order[l]);
+    }
+    if (on.size() > 1)
+      spans += fmt::format("{}group {} (world ranks {}) on {}", spans.empty() ? "" : "; ", g, ranks,
+                           fmt::join(on, ","));
+  }
+  if (!spans.empty())
+    p.warning = fmt::format("tensor-parallel groups span hosts, so their all_reduces cross the network: {}. Give "
+                            "every host a multiple of --tensor-parallel-size {} ranks (a hostfile's slots, srun "
+                            "--ntasks-per-node)",
+                            spans, tp);
+  return p;
+}
+
+std::string placement_str(const RankPlacement& p, int tp) {
+  std::string s, cur;
+  const int n = static_cast<int>(p.logical.size());
+  std::vector<int> order(n);
+  for (int r = 0; r < n; ++r) order[p.logical[r]] = r;
+  for (int l = 0; l < n; ++l) {
+    if (p.hosts[l] != cur) {
+      cur = p.hosts[l];
+      s += fmt::format("{}{}:", s.empty() ? "" : "; ", cur);
+    } else {
+      s += ",";
+    }
+    s += fmt::format(" {} (tp {} pp {})", order[l], l % tp, l / tp);
+  }
+  return s;
+}
+
+// The host of every rank of `world`, by world rank (gethostname: what MPI_Get_processor_name reports).
+static std::vector<std::string> gather_hosts(Communicator& world) {
+  constexpr int64_t kWords = 16;  // 64 bytes a name, as the trace records it
+  char me[kWords * 4] = {0};
+  gethostname(me, sizeof(me) - 1);
+  std::vector<char> all(sizeof(me) * static_cast<size_t>(world.size()));
+  world.all_gather(Tensor(me, DType::I32, {kWords}), Tensor(all.data(), DType::I32, {kWords * world.size()}));
+  std::vector<std::string> hosts;
+  for (int r = 0; r < world.size(); ++r) hosts.emplace_back(all.data() + r * sizeof(me));
+  return hosts;
+}
+
 ParallelGroups ParallelGroups::make(Communicator* world_comm, int tp, int pp) {
   ParallelGroups g;
-  int world = world_comm ? world_comm->size() : 1, rank = world_comm ? world_comm->rank() : 0;
-  g.topo = Topology::make(world, rank, tp, pp);
+  int world = world_comm ? world_comm->size() : 1, world_rank = world_comm ? world_comm->rank() : 0;
+  Topology::make(world, world_rank, tp, pp);  // checks the sizes before any rank waits on another
+  RankPlacement pl;
   if (world_comm) {
+    pl = place_ranks(gather_hosts(*world_comm), tp);
+  } else {
+    char host[64] = {0};
+    gethostname(host, sizeof(host) - 1);
+    pl = place_ranks({host}, tp);
+  }
+  g.topo = Topology::make(world, pl.logical[world_rank], tp, pp);
+  g.topo.local_rank = pl.local_rank[world_rank];
+  g.hosts = pl.hosts;
+  if (g.topo.rank == 0 && pl.host_count > 1) {
+    log::info("placement on {} hosts (world rank (tp rank, stage)): {}", pl.host_count, placement_str(pl, tp));
+    if (!pl.warning.empty()) log::warn("{}", pl.warning);
+  }
+  if (world_comm) {
+    const int rank = g.topo.rank;
     g.world = world_comm->split(0, rank);
     g.tp = world_comm->split(g.topo.pp_rank(), g.topo.tp_rank());
     g.pp = world_comm->split(g.topo.tp_rank(), g.topo.pp_rank());
