@@ -1,7 +1,10 @@
 #include "dist/topology.h"
 
 #include <fmt/format.h>
+#include <sched.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <map>
@@ -9,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "dist/comm_wait.h"
 #include "dist/mpi_data_channel.h"
 
 namespace autodist::dist {
@@ -88,16 +92,39 @@ std::string placement_str(const RankPlacement& p, int tp) {
   return s;
 }
 
-// The host of every rank of `world`, by world rank (gethostname: what MPI_Get_processor_name reports).
-static std::vector<std::string> gather_hosts(Communicator& world) {
-  constexpr int64_t kWords = 16;  // 64 bytes a name, as the trace records it
-  char me[kWords * 4] = {0};
-  gethostname(me, sizeof(me) - 1);
-  std::vector<char> all(sizeof(me) * static_cast<size_t>(world.size()));
-  world.all_gather(Tensor(me, DType::I32, {kWords}), Tensor(all.data(), DType::I32, {kWords * world.size()}));
-  std::vector<std::string> hosts;
-  for (int r = 0; r < world.size(); ++r) hosts.emplace_back(all.data() + r * sizeof(me));
-  return hosts;
+// What each rank of `world` runs on, by world rank: its host (gethostname, what MPI_Get_processor_name reports) and
+// the boot id of its kernel (/proc/sys/kernel/random/boot_id: ranks with one boot id share one machine's cores even
+// when they are on different hosts, as the hosts of a namespace cluster are).
+struct RankSite {
+  char host[64] = {0};
+  char boot[48] = {0};
+};
+static std::vector<RankSite> gather_sites(Communicator& world) {
+  static_assert(sizeof(RankSite) % 4 == 0);
+  constexpr int64_t kWords = sizeof(RankSite) / 4;
+  RankSite me;
+  gethostname(me.host, sizeof(me.host) - 1);
+  if (FILE* f = std::fopen("/proc/sys/kernel/random/boot_id", "r")) {
+    if (!std::fgets(me.boot, sizeof(me.boot), f)) me.boot[0] = 0;
+    std::fclose(f);
+  }
+  std::vector<RankSite> all(static_cast<size_t>(world.size()));
+  world.all_gather(Tensor(&me, DType::I32, {kWords}), Tensor(all.data(), DType::I32, {kWords * world.size()}));
+  return all;
+}
+
+// More ranks on this machine than cores this rank may use: waits on peers yield at once (comm_wait.h).
+static void yield_when_oversubscribed(const std::vector<RankSite>& sites, int world_rank) {
+  const std::string mine = sites[world_rank].boot;
+  if (mine.empty()) return;
+  int sharing = 0;
+  for (auto& s : sites) sharing += mine == s.boot;
+  cpu_set_t cpus;
+  const int cores = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+  if (cores > 0 && sharing > cores) {
+    set_wait_yield_at_once(true);
+    if (world_rank == 0) log::debug("{} ranks share this machine's {} cores: waits on peers yield at once", sharing, cores);
+  }
 }
 
 ParallelGroups ParallelGroups::make(Communicator* world_comm, int tp, int pp) {
@@ -106,7 +133,11 @@ ParallelGroups ParallelGroups::make(Communicator* world_comm, int tp, int pp) {
   Topology::make(world, world_rank, tp, pp);  // checks the sizes before any rank waits on another
   RankPlacement pl;
   if (world_comm) {
-    pl = place_ranks(gather_hosts(*world_comm), tp);
+    std::vector<RankSite> sites = gather_sites(*world_comm);
+    std::vector<std::string> hosts;
+    for (auto& s : sites) hosts.emplace_back(s.host);
+    pl = place_ranks(hosts, tp);
+    yield_when_oversubscribed(sites, world_rank);
   } else {
     char host[64] = {0};
     gethostname(host, sizeof(host) - 1);
