@@ -41,3 +41,10 @@ foreach(launch srun_cyclic mpirun)
   set_tests_properties(slurm_2nodes_generate_${launch} PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
     ENVIRONMENT "AUTODIST=${AUTODIST_BIN};NODES=2;LAUNCHER=${launcher};SBATCH_ARGS=${args};CHECK_CMD=${CLUSTER}/check_trace_hosts.sh $JOB_DIR/trace.h5 2 2 2")
 endforeach()
+
+# One shard cache shared by both hosts: written by one placement, read by another (keyed by logical rank).
+add_test(NAME cluster_tp2_pp2_shard_cache COMMAND ${CLUSTER}/with_cluster.sh 2 --slots 2 --
+         ${CLUSTER}/shard_cache_on_cluster.sh ${AUTODIST_BIN} ${TEST_DATA}/models/qwen3-tiny ${Q3_SINGLE}
+         ${CMAKE_CURRENT_BINARY_DIR}/cluster_shard_cache)
+set_tests_properties(cluster_tp2_pp2_shard_cache PROPERTIES FIXTURES_REQUIRED single_qwen3-tiny TIMEOUT 300
+                     SKIP_RETURN_CODE 77 ENVIRONMENT "${MPIRUN_ENV}" PROCESSORS 2)
