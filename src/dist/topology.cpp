@@ -4,9 +4,8 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include <cstdio>
-
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <numeric>
 

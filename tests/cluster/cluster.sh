@@ -8,7 +8,7 @@
 #   cluster.sh hostfile [--name NAME]    print the hostfile's path ("hX slots=S" lines)
 #   cluster.sh mpirun-args [--name NAME] print the mpirun options (hostfile, rsh agent, TCP interfaces)
 #   cluster.sh env [--name NAME]         print the env file's path (source it: AD_CLUSTER_* variables)
-#   cluster.sh exec HOST CMD... [--name NAME is not parsed here: set AD_CLUSTER_NAME]   run CMD inside HOST
+#   cluster.sh exec HOST CMD...          run CMD inside HOST (of cluster $AD_CLUSTER_NAME; through /bin/sh, as ssh)
 #   cluster.sh shape RATE|off [--name NAME]  (re)shape every host's link (RATE as tc takes it: 1gbit, 100mbit)
 #   cluster.sh list                      the clusters up on this machine
 #

@@ -48,3 +48,11 @@ add_test(NAME cluster_tp2_pp2_shard_cache COMMAND ${CLUSTER}/with_cluster.sh 2 -
          ${CMAKE_CURRENT_BINARY_DIR}/cluster_shard_cache)
 set_tests_properties(cluster_tp2_pp2_shard_cache PROPERTIES FIXTURES_REQUIRED single_qwen3-tiny TIMEOUT 300
                      SKIP_RETURN_CODE 77 ENVIRONMENT "${MPIRUN_ENV}" PROCESSORS 2)
+
+# tp 4 on hosts of 2 ranks: the group must span both hosts; the run works and one warning names the group and hosts.
+add_test(NAME cluster_tp4_spans_hosts_warns COMMAND ${CLUSTER}/with_cluster.sh 2 --slots 2 -- bash -c
+         "${EXPECT_OK} 'warn: tensor-parallel groups span hosts.*group 0 \\(world ranks 0,1,2,3\\) on h0,h1' timeout 60 \
+mpirun -np 4 --oversubscribe \$MPIRUN_ARGS $<TARGET_FILE:autodist> generate --model ${TEST_DATA}/models/qwen3-tiny \
+--tp 4 --prompt-ids 1,2,3 --max-output-length 4")
+set_tests_properties(cluster_tp4_spans_hosts_warns PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "${MPIRUN_ENV}" PROCESSORS 2)
