@@ -54,7 +54,7 @@ int run(int argc, char** argv) {
     auto rec = engine_run_record("bench", fmt::format("bench_tp{}_pp{}_b{}_L{}_N{}", ro.tp, ro.pp, batch, prompt_len, output_len),
                                  ro, *ctx, argv_string(argc, argv), 7, batch, prompt_len, output_len);
     auto m = metrics_of(ctx->groups.topo.rank, best, ctx->engine->load_ms(), ctx->engine->bytes_read(), best_events);
-    write_run_trace(std::move(rec), best_events, &m, ctx->backend->name(), ctx->world.get(), ro.output_dir,
+    write_run_trace(std::move(rec), best_events, &m, ctx->backend->name(), ctx->groups.world.get(), ro.output_dir,
                     ro.chrome_trace);
   }
   if (ctx->is_root()) {

@@ -180,7 +180,7 @@ int run(int argc, char** argv) {
     auto ev = eng.trace().events();
     auto m = metrics_of(ctx->groups.topo.rank, acc, eng.load_ms(), eng.bytes_read(), ev);
     m.ttft_ms = first_ttft;
-    auto g = write_run_trace(std::move(rec), ev, &m, ctx->backend->name(), ctx->world.get(), ro.output_dir,
+    auto g = write_run_trace(std::move(rec), ev, &m, ctx->backend->name(), ctx->groups.world.get(), ro.output_dir,
                              ro.chrome_trace);
     if (ctx->is_root()) log::info("trace: run {} appended to {}/trace.h5", g, ro.output_dir);
   }

@@ -155,7 +155,7 @@ void run_generate_point(const Sweep& s, const Point& q, RunOptions ro, std::uniq
     auto rec = engine_run_record("sweep", q.name, ro, *ctx, argv, seed, batch, L, N);
     for (auto& [k, v] : point_record(s, q, argv, "ok", "").attrs) rec.set(k, v);  // sweep attrs on top
     rec.set("repeat", static_cast<int64_t>(rep));
-    write_run_trace(std::move(rec), ev, &m, ctx->backend->name(), ctx->world.get(), out_dir, chrome);
+    write_run_trace(std::move(rec), ev, &m, ctx->backend->name(), ctx->groups.world.get(), out_dir, chrome);
   }
 }
 

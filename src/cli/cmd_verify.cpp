@@ -175,7 +175,7 @@ int run(int argc, char** argv) {
     rec.set("status", std::string(failures ? "failed" : "ok"));
     rec.set("reason", failures ? fmt::format("{} of {} prompts outside atol {:.1e}", failures, prompts, atol)
                                : std::string());
-    write_run_trace(std::move(rec), eng.trace().events(), nullptr, ctx->backend->name(), ctx->world.get(),
+    write_run_trace(std::move(rec), eng.trace().events(), nullptr, ctx->backend->name(), ctx->groups.world.get(),
                     ro.output_dir, ro.chrome_trace);
   }
   return failures ? 1 : 0;

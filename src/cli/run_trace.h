@@ -34,7 +34,9 @@ trace::RunRecord engine_run_record(const std::string& command, const std::string
                                    int64_t prompt_len, int64_t output_len);
 
 // Collective over comm (null: one rank): gathers every rank's events, metrics row, host and device
-// to rank 0, which appends the run to DIR/trace.h5 (and DIR/trace.<group>.json with chrome).
+// to rank 0, which appends the run to DIR/trace.h5 (and DIR/trace.<group>.json with chrome). The run's "hosts"
+// and "devices" attributes list the ranks in comm's order: pass the groups' world (ordered by logical rank, the
+// rank of the events and metrics), not the MPI world.
 // Returns the group name on rank 0 ("" elsewhere).
 std::string write_run_trace(trace::RunRecord rec, const std::vector<trace::Event>& mine, const trace::MetricRow* metrics,
                             const std::string& device, dist::Communicator* comm, const std::string& dir, bool chrome);

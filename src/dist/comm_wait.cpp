@@ -17,6 +17,7 @@ std::atomic<double> g_timeout{600.0};
 std::mutex g_hook_mu;
 std::function<void(const std::string&)> g_hook;
 std::atomic<bool> g_timed_out{false};
+std::atomic<bool> g_yield_at_once{false};
 thread_local const char* t_purpose = nullptr;
 
 }  // namespace
@@ -26,6 +27,9 @@ void set_comm_timeout(double seconds) {
   g_timeout = seconds;
 }
 double comm_timeout() { return g_timeout; }
+
+void set_wait_yield_at_once(bool on) { g_yield_at_once = on; }
+bool wait_yield_at_once() { return g_yield_at_once.load(std::memory_order_relaxed); }
 
 void set_comm_timeout_hook(std::function<void(const std::string&)> hook) {
   std::lock_guard<std::mutex> lk(g_hook_mu);
@@ -71,7 +75,7 @@ double Backoff::pause() {
   if (!started_) t0_ = now, started_ = true;
   const auto waited = now - t0_;
   waited_s_ = duration<double>(waited).count();
-  spinning_ = waited < p_.spin;
+  spinning_ = waited < p_.spin && !wait_yield_at_once();
   if (spinning_) return waited_s_;
   if (waited < p_.yield) {
     sched_yield();

@@ -42,8 +42,16 @@ class CommScope {
 // process reports; a second thread that times out meanwhile waits for the abort.
 [[noreturn]] void comm_timed_out(const std::string& what, double waited_s);
 
-// Pause between two polls of a pending operation: busy until `spin` has passed since the first poll, then
-// sched_yield until `yield`, then sleeps of 50 us doubling up to 1 ms.
+// Oversubscribed hosts (more ranks than cores): a rank spinning on a core for 2 ms keeps the peer it waits for off
+// it (4 ranks on 2 cores at tp 2 x pp 2 took 4.1 ms a decode step instead of 0.25). With this on, every wait
+// yields from its first pause (no spin). ParallelGroups::make turns it on when the ranks on this machine (one kernel
+// boot id, whatever their hostnames) outnumber the cores a rank may use; MpiEnv when OMPI_MCA_mpi_yield_when_idle=1
+// asks Open MPI to yield too.
+void set_wait_yield_at_once(bool on);
+bool wait_yield_at_once();
+
+// Pause between two polls of a pending operation: busy until `spin` has passed since the first poll (no spin with
+// set_wait_yield_at_once), then sched_yield until `yield`, then sleeps of 50 us doubling up to 1 ms.
 struct BackoffPolicy {
   std::chrono::microseconds spin{2000}, yield{10000};
 };

@@ -95,6 +95,9 @@ MpiEnv::MpiEnv(ThreadLevel level) {
   gethostname(host, sizeof(host) - 1);
   hostname_ = host;
   log::set_rank(rank_, world_);
+  // Open MPI asked to yield (lib.sh sets it on oversubscribed nodes): our waits yield at once too (comm_wait.h).
+  const char* yield_env = std::getenv("OMPI_MCA_mpi_yield_when_idle");
+  if (yield_env && std::string(yield_env) != "0") set_wait_yield_at_once(true);
   for (int i = 0; i < 4; ++i)
     if (provided >= kMpiLevels[i]) provided_ = static_cast<ThreadLevel>(i);
   if (provided_ < level)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs one jobs/slurm/*.sbatch script on a throw-away single-node Slurm cluster on this machine
-# (root needed) and checks the result.
+# Runs one jobs/slurm/*.sbatch script on a throw-away Slurm cluster on this machine (root needed) and
+# checks the result: one node (this host), or NODES=N nodes, each a host of a namespace cluster
+# (tests/cluster/cluster.sh: network namespace, own hostname, a bridge to the root namespace).
 #
 #   tests/slurm/run_slurm_test.sh SBATCH_FILE [arguments of the job script]
 #
@@ -8,11 +9,15 @@
 #   SBATCH_ARGS=--ntasks-per-node=2 tests/slurm/run_slurm_test.sh jobs/slurm/generate.sbatch \
 #     --model tests/data/models/qwen3-tiny --tp 2 --prompt-ids 1,2,3 --max-output-length 4
 #   CHECK_CMD='test -s $JOB_DIR/comm_bench.csv' tests/slurm/run_slurm_test.sh jobs/slurm/comm_bench.sbatch
+#   NODES=2 SBATCH_ARGS="--nodes=2 --ntasks-per-node=2" tests/slurm/run_slurm_test.sh jobs/slurm/generate.sbatch \
+#     --model tests/data/models/qwen3-tiny --tp 2 --pp 2 --prompt-ids 1,2,3 --max-output-length 4
 #
 # What it does: installs slurmctld, slurmd, slurm-client and munge with apt-get when missing;
 # starts a private munged (own key and socket) and slurmctld + slurmd for this host, all under a
 # fresh temporary folder with a generated slurm.conf (system files and any Slurm/munge already
-# running here are not touched); waits for the node to be idle; submits SBATCH_FILE with sbatch
+# running here are not touched); with NODES=N, brings up N namespace hosts h0..hN-1 and runs one
+# slurmd per host inside it (slurmctld stays in the root namespace, on the bridge's address; munge is
+# shared through its socket file); waits for the nodes to be idle; submits SBATCH_FILE with sbatch
 # from the repository root; waits for the job (JOB_TIMEOUT); checks it; stops what it started.
 #
 # Environment:
@@ -23,7 +28,9 @@
 #   AUTODIST, OUT_ROOT, LAUNCHER, ...   passed to the job (see jobs/slurm/lib.sh);
 #                 OUT_ROOT defaults to <temp folder>/runs here
 #   JOB_TIMEOUT   seconds for the job (default 300)    NODE_TIMEOUT   for the node to come up (120)
-#   NODE_CPUS     CPUs the node declares (default: nproc, at least 4, so 4 tasks fit on 2 cores)
+#   NODES         1 (default): this host is the node; N > 1: N namespace hosts h0..hN-1 (skipped where
+#                 namespaces cannot be made, with the reason)
+#   NODE_CPUS     CPUs each node declares (default: nproc, at least 4, so 4 tasks fit on 2 cores)
 #   SLURM_TEST_PORT   slurmctld port (default: the first free pair from 16817; slurmd: next one)
 #   SLURM_TEST_CONF_EXTRA   slurm.conf lines (newline-separated) replacing/adding settings
 #   SLURM_TEST_NO_INSTALL=1   never run apt-get (skip when Slurm is missing)
@@ -52,6 +59,10 @@ if [ -z "$PORT" ]; then  # first free pair from 16817 up: a killed earlier run m
   for PORT in $(seq 16817 2 16899); do port_busy "$PORT" || port_busy $((PORT + 1)) || break; done
 fi
 HOST=$(hostname -s)
+NODES=${NODES:-1}
+[[ $NODES =~ ^[0-9]+$ ]] && [ "$NODES" -ge 1 ] || { echo "error: NODES must be a positive number, got '$NODES'" >&2; exit 2; }
+CLUSTER=$REPO/tests/cluster/cluster.sh CLUSTER_NAME=s$$ CLUSTER_UP=""
+SLURMD_PIDS=()
 WORK=""
 failed=1
 
@@ -143,7 +154,9 @@ cleanup() {
       kill -KILL $left 2>/dev/null
     fi
   fi
-  stop_pid "${SLURMD_PID:-}" slurmd
+  for p in "${SLURMD_PIDS[@]}"; do stop_pid "$p" slurmd; done
+  # the namespace hosts: whatever still runs inside them (a slurmstepd, a rank) ends with them
+  [ -n "$CLUSTER_UP" ] && "$CLUSTER" down --name "$CLUSTER_NAME"
   stop_pid "${CTLD_PID:-}" slurmctld
   if [ -n "$WORK" ] && [ -f "$WORK/run/munged.pid" ]; then stop_pid "$(cat "$WORK/run/munged.pid")" munged; fi
   [ -n "${POLICY_RC_D_ADDED:-}" ] && rm -f /usr/sbin/policy-rc.d
@@ -199,14 +212,28 @@ mkdir -p "$WORK"/{etc,log,run,state,spool,tmp,runs} && mkdir -m 700 "$WORK/munge
 export SLURM_CONF=$WORK/etc/slurm.conf   # used by the daemons, sbatch, squeue, and srun inside the job
 export OUT_ROOT=${OUT_ROOT:-$WORK/runs}
 
+CTLD_ADDR=127.0.0.1 NODE_NAMES=$HOST NODE_ADDRS=127.0.0.1
+if [ "$NODES" -gt 1 ]; then
+  cluster_err=$("$CLUSTER" up "$NODES" --name "$CLUSTER_NAME" --owner $$ 2>&1 >"$WORK/cluster.env")
+  case $? in
+    0) CLUSTER_UP=1 ;;
+    77) skip "NODES=$NODES needs namespace hosts: ${cluster_err#*skipped: }" ;;
+    *) fail "tests/cluster/cluster.sh up $NODES: $cluster_err" ;;
+  esac
+  # shellcheck source=/dev/null
+  source "$(cat "$WORK/cluster.env")"
+  CTLD_ADDR=$AD_CLUSTER_ROOT_ADDR NODE_NAMES=$AD_CLUSTER_HOSTS NODE_ADDRS=$AD_CLUSTER_ADDRS
+fi
+NODE_LIST=${NODE_NAMES// /,}
+
 nproc=$(nproc)
 NODE_CPUS=${NODE_CPUS:-$((nproc < 4 ? 4 : nproc))}
 mem_mb=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 : >"$WORK/etc/plugstack.conf"
 cat >"$SLURM_CONF" <<EOF
-# single-node test cluster written by $0
+# test cluster of $NODES node(s) written by $0
 ClusterName=autodist-test
-SlurmctldHost=$HOST(127.0.0.1)
+SlurmctldHost=$HOST($CTLD_ADDR)
 SlurmctldPort=$PORT
 SlurmdPort=$((PORT + 1))
 SlurmUser=root
@@ -215,14 +242,14 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$WORK/run/munge.socket
 StateSaveLocation=$WORK/state
-SlurmdSpoolDir=$WORK/spool
+SlurmdSpoolDir=$WORK/spool/%n
 # srun --mpi=pmix makes TmpFS/spmix_appdir_<uid>_<job>.<step>; job ids restart at 1 on every
 # run, so a folder left in /tmp by an earlier run would make the step fail to launch
 TmpFS=$WORK/tmp
 SlurmctldPidFile=$WORK/run/slurmctld.pid
-SlurmdPidFile=$WORK/run/slurmd.pid
+SlurmdPidFile=$WORK/run/slurmd.%n.pid
 SlurmctldLogFile=$WORK/log/slurmctld.log
-SlurmdLogFile=$WORK/log/slurmd.log
+SlurmdLogFile=$WORK/log/slurmd.%n.log
 SlurmctldDebug=info
 MailProg=/bin/true
 SlurmdDebug=info
@@ -245,9 +272,14 @@ KillWait=5
 InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=60
-NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$NODE_CPUS RealMemory=$mem_mb State=UNKNOWN
-PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+PartitionName=debug Nodes=$NODE_LIST Default=YES MaxTime=INFINITE State=UP
 EOF
+read -ra node_addrs <<<"$NODE_ADDRS"
+i=0
+for n in $NODE_NAMES; do
+  echo "NodeName=$n NodeAddr=${node_addrs[$i]} CPUs=$NODE_CPUS RealMemory=$mem_mb State=UNKNOWN" >>"$SLURM_CONF"
+  i=$((i + 1))
+done
 # SLURM_TEST_CONF_EXTRA: extra slurm.conf lines; a key given again there replaces the one above
 if [ -n "${SLURM_TEST_CONF_EXTRA:-}" ]; then
   printf '%s\n' "$SLURM_TEST_CONF_EXTRA" | while IFS= read -r line; do
@@ -280,26 +312,40 @@ until scontrol ping 2>/dev/null | grep -q 'is UP'; do
   [ $SECONDS -lt $deadline ] || skip "slurmctld not answering after ${NODE_TIMEOUT} s: $(log_reason)"
   sleep 0.5
 done
-slurmd -D -f "$SLURM_CONF" -N "$HOST" >"$WORK/log/slurmd.out" 2>&1 &
-SLURMD_PID=$!
+for n in $NODE_NAMES; do
+  mkdir -p "$WORK/spool/$n"
+  if [ -n "$CLUSTER_UP" ]; then
+    # Inside host n's namespaces, with a mount namespace of its own where TmpFS is the host's folder: the
+    # pmix plugin makes TmpFS/spmix_appdir_<uid>_<job>.<step> on every node of a step, as on real hosts.
+    mkdir -p "$WORK/tmp.$n"
+    # (the agent runs its words through a shell, as ssh does: quote once for it)
+    inner="mount --bind '$WORK/tmp.$n' '$WORK/tmp' && exec slurmd -D -f '$SLURM_CONF' -N '$n'"
+    AD_CLUSTER_NAME=$CLUSTER_NAME "$CLUSTER" exec "$n" "exec unshare --mount --propagation private sh -c $(printf %q "$inner")" \
+      >"$WORK/log/slurmd.$n.out" 2>&1 &
+  else
+    slurmd -D -f "$SLURM_CONF" -N "$n" >"$WORK/log/slurmd.$n.out" 2>&1 &
+  fi
+  SLURMD_PIDS+=($!)
+done
+slurmds_alive() { local p; for p in "${SLURMD_PIDS[@]}"; do pid_alive "$p" || return 1; done; }
 state=""
 until [ "$state" = idle ]; do
-  pid_alive "$SLURMD_PID" || skip "slurmd exited: $(log_reason)"
+  slurmds_alive || skip "slurmd exited: $(log_reason)"
   pid_alive "$CTLD_PID" || skip "slurmctld exited: $(log_reason)"
   if [ $SECONDS -ge $deadline ]; then
-    scontrol show node "$HOST" 2>&1
-    skip "node $HOST not idle after ${NODE_TIMEOUT} s (state '${state}'; $(sinfo -h -R -o '%E' 2>/dev/null)): $(log_reason)"
+    scontrol show node "$NODE_LIST" 2>&1
+    skip "node(s) $NODE_LIST not idle after ${NODE_TIMEOUT} s (state '${state}'; $(sinfo -h -R -o '%E' 2>/dev/null)): $(log_reason)"
   fi
   sleep 0.5
-  state=$(sinfo -h -n "$HOST" -o %T 2>/dev/null | head -n 1)
+  state=$(sinfo -h -N -n "$NODE_LIST" -o %T 2>/dev/null | sort -u | paste -sd, -)  # "idle" once all are
   case $state in
-    drain* | down* | fail* | inval*)
-      scontrol show node "$HOST" 2>&1
-      skip "node $HOST is $state: $(sinfo -h -R -o '%E' 2>/dev/null) $(log_reason)" ;;
+    *drain* | *down* | *fail* | *inval*)
+      scontrol show node "$NODE_LIST" 2>&1
+      skip "node(s) $NODE_LIST: $state: $(sinfo -h -R -o '%E' 2>/dev/null) $(log_reason)" ;;
   esac
 done
 t_startup=$((SECONDS - t0))
-say "slurm up in $t_startup s: node $HOST idle, $NODE_CPUS CPUs declared ($nproc real), srun --mpi=list: $(srun --mpi=list 2>&1 | grep -vi 'MPI plugin' | tr -d '\t' | paste -sd' ' -)"
+say "slurm up in $t_startup s: node(s) $NODE_LIST idle, $NODE_CPUS CPUs declared ($nproc real), srun --mpi=list: $(srun --mpi=list 2>&1 | grep -vi 'MPI plugin' | tr -d '\t' | paste -sd' ' -)"
 
 # ---------------------------------------------------------------- 4. the job
 t0=$SECONDS
@@ -321,7 +367,7 @@ while :; do
     PENDING | CONFIGURING | RUNNING | COMPLETING | SUSPENDED | REQUEUED | RESIZING | "") ;;
     *) break ;;
   esac
-  pid_alive "$SLURMD_PID" || fail "slurmd died during job $jobid: $(log_reason)"
+  slurmds_alive || fail "slurmd died during job $jobid: $(log_reason)"
   pid_alive "$CTLD_PID" || fail "slurmctld died during job $jobid: $(log_reason)"
   if [ $SECONDS -ge $deadline ]; then
     scancel "$jobid" 2>/dev/null
