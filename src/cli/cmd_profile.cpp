@@ -35,7 +35,7 @@ int run(int argc, char** argv) {
     ("lengths", po::value(&lengths)->default_value("128,512"), "prompt lengths and chunk sizes to cover, e.g. 64,256")
     ("max-tp", po::value(&po_.max_tp)->default_value(8), "shapes of every tensor-parallel size up to this")
     ("max-gemm-rows", po::value(&po_.max_gemm_rows)->default_value(512), "largest GEMM M timed (beyond: linear)")
-    ("reps", po::value(&po_.reps)->default_value(3), "timed repetitions per shape (median)");
+    ("reps", po::value(&po_.reps)->default_value(5), "timed repetitions per shape (median of the fastest half)");
   po::variables_map vm;
   if (!parse_args(argc, argv, d, vm, "usage: autodist profile --model DIR --out FILE [--dtype D] [--batch B,..] "
                                      "[--lengths L,..]"))

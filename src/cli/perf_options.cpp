@@ -19,7 +19,9 @@ void add_cluster_options(po::options_description& d, ClusterOptions& o) {
     ("memory-gb", po::value(&o.memory_gb), "uniform cluster: memory per host, GB (default: this machine's)")
     ("intra-gbps", po::value(&o.intra_gbps)->default_value(80), "uniform cluster: link between ranks of a host, Gb/s")
     ("intra-latency-us", po::value(&o.intra_latency_us)->default_value(2), "uniform cluster: its latency, us")
-    ("comm-csv", po::value(&o.comm_csv), "comm-bench CSV measured within a host: fits the intra-host link")
+    ("comm-csv", po::value(&o.comm_csv)->composing(),
+     "comm-bench CSV measured within a host (repeatable): fits the intra-host link from its sendrecv rows, and the "
+     "link of oversubscribed hosts from all_reduce rows of more ranks than cores")
     ("comm-csv-inter", po::value(&o.comm_csv_inter), "comm-bench CSV measured across hosts: fits the inter-host link");
 }
 
@@ -54,7 +56,16 @@ perf::Cluster make_cluster(const ClusterOptions& o, int default_ranks) {
     c = perf::uniform_cluster(1, default_ranks, 1, 0, cores, mem, intra);
     c.source = "this machine";
   }
-  if (!o.comm_csv.empty()) c.intra = perf::link_from_comm_rows(perf::read_comm_csv(o.comm_csv), o.comm_csv);
+  if (!o.comm_csv.empty()) {
+    std::vector<perf::CommRow> rows;
+    std::string names;
+    for (const std::string& f : o.comm_csv) {
+      for (const perf::CommRow& r : perf::read_comm_csv(f)) rows.push_back(r);
+      names += (names.empty() ? "" : ", ") + f;
+    }
+    c.intra = perf::link_from_comm_rows(rows, names);
+    c.has_oversubscribed = perf::oversubscribed_link(rows, c.hosts[0].cores, names, c.intra_oversubscribed);
+  }
   if (!o.comm_csv_inter.empty())
     c.inter = perf::link_from_comm_rows(perf::read_comm_csv(o.comm_csv_inter), o.comm_csv_inter);
   return c;

@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "perf/cluster.h"
 #include "perf/predict.h"
@@ -13,7 +14,8 @@ namespace autodist::cli {
 namespace po = boost::program_options;
 
 struct ClusterOptions {
-  std::string cluster, comm_csv, comm_csv_inter;
+  std::string cluster, comm_csv_inter;
+  std::vector<std::string> comm_csv;
   int hosts = 0, ranks_per_host = 0, cores_per_host = 0;
   double link_gbps = 0, link_latency_us = 50, memory_gb = 0;
   double intra_gbps = 80, intra_latency_us = 2;

@@ -31,6 +31,11 @@ double Cluster::memory_per_rank(int rank) const {
   return h.memory_bytes / std::max(h.ranks, 1);
 }
 
+const Link& Cluster::intra_link(int host) const {
+  const HostSpec& h = hosts[static_cast<size_t>(host)];
+  return has_oversubscribed && h.devices == 0 && h.ranks > h.cores ? intra_oversubscribed : intra;
+}
+
 double Cluster::slowdown(int host, int busy, int threads) const {
   const HostSpec& h = hosts[static_cast<size_t>(host)];
   if (h.devices > 0) return 1.0;

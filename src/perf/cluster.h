@@ -25,13 +25,18 @@ struct HostSpec {
 struct Cluster {
   std::vector<HostSpec> hosts;
   Link intra, inter;
+  // The intra-host link of collectives on a host with more ranks than cores (fitted from comm-bench all_reduce rows
+  // run that way, where a hop waits for its peer to be scheduled); unset: intra.
+  Link intra_oversubscribed;
+  bool has_oversubscribed = false;
   std::string source;  // the file, or "--hosts ..." for the shorthand
 
   int world() const;
   int host_of(int rank) const;
   // The memory one rank may use: its device's, or the host's memory over its ranks.
   double memory_per_rank(int rank) const;
-  const Link& link(int a, int b) const { return host_of(a) == host_of(b) ? intra : inter; }
+  const Link& link(int a, int b) const { return host_of(a) == host_of(b) ? intra_link(host_of(a)) : inter; }
+  const Link& intra_link(int host) const;
   // Compute slowdown of a host when `busy` of its ranks compute at once with `threads` threads each: ranks on the
   // cores share them (busy x threads / cores, at least 1); ranks with a device each do not slow each other.
   double slowdown(int host, int busy, int threads) const;

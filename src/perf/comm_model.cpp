@@ -103,6 +103,18 @@ Link link_from_comm_rows(const std::vector<CommRow>& rows, const std::string& wh
   return fit_alpha_beta(xs, fmt::format("{} (all_reduce rows)", what));
 }
 
+bool oversubscribed_link(const std::vector<CommRow>& rows, int cores, const std::string& what, Link& out) {
+  std::vector<std::pair<double, double>> xs;
+  for (const CommRow& r : rows)
+    if (r.op == "all_reduce" && r.ranks > cores && r.placement == "out-of-place") {
+      const double p = r.ranks;
+      xs.emplace_back(r.bytes / p, r.time_s / (2 * (p - 1)));
+    }
+  if (xs.size() < 2) return false;
+  out = fit_alpha_beta(xs, fmt::format("{} (all_reduce rows of more than {} ranks)", what, cores));
+  return true;
+}
+
 double p2p_s(const Link& l, double bytes, double share) { return l.time(bytes, share); }
 
 double ring_all_reduce_s(const Link& l, int p, double bytes, double share) {

@@ -34,6 +34,9 @@ std::vector<CommRow> read_comm_csv(const std::string& path);
 // The link: from the sendrecv rows (one message each way per rank: t = alpha + n / bw), else the isend_irecv rows,
 // else the all_reduce rows through the ring formula; out-of-place rows, time_us (the slowest rank).
 Link link_from_comm_rows(const std::vector<CommRow>& rows, const std::string& what);
+// The per-hop link of the ring all_reduce rows of more than `cores` ranks (oversubscribed); false when there are
+// none of two sizes or more.
+bool oversubscribed_link(const std::vector<CommRow>& rows, int cores, const std::string& what, Link& out);
 
 double p2p_s(const Link& l, double bytes, double share = 1);
 // all_reduce of `bytes` (the whole tensor) over p ranks.

@@ -109,6 +109,10 @@ StepSeconds step_seconds(const Profile& p, const ModelConfig& c, const StageShap
                  k.at(outputs);
     r.comm += ring_all_gather_s(tp_link, s.tp, R * 2 * 4);
   }
+  if (s.tp > 1 && k.cpu > 1) {
+    const double n = 2.0 * static_cast<double>(layers) + (embed ? 1 : 0) + (outputs > 0 ? 1 : 0);
+    r.comm += n * std::min(k.spin_s, r.compute / n * (1 - 1 / k.cpu));
+  }
   return r;
 }
 
@@ -159,9 +163,9 @@ struct Ctx {
   }
   // Contention of every stage in `phase`: while stage s computes, how many ranks of its host compute too (its own
   // tensor-parallel peers always; another stage for the part of s's compute its compute overlaps in the replay) and,
-  // for the cores, how many spin in the first 2 ms of a wait (comm_wait.h's Backoff) meanwhile.
+  // for the cores, how many spin at the start of a wait (Sim's WaitModel) meanwhile.
   void update_contention(int phase, const Sim& sim) {
-    constexpr double kSpin = 2e-3;
+    const double kSpin = sim.wait_model().spin_s;
     auto iv = [&](int a, bool spin) {
       std::vector<Sim::Interval> out, all;
       for (const Sim::Interval& i : sim.intervals(a))
@@ -209,6 +213,7 @@ struct Ctx {
     }
     const double cores = std::max(hs.cores, 1);
     kk.cpu = std::max(1.0, cpu * p.threads / cores);
+    kk.spin_s = WaitModel{}.spin_s;
     kk.mem_decode = p.contention(std::min(mem, cores), true);
     kk.mem_prefill = p.contention(std::min(mem, cores), false);
   }
@@ -334,7 +339,7 @@ Prediction predict(const ModelConfig& c, const Profile& p, const Cluster& cl, co
     const int h = cl.host_of(x.rank(s));
     bool one_host = true;
     for (int t = 1; t < l.tp; ++t) one_host = one_host && cl.host_of(x.rank(s) + t) == h;
-    x.tp_link.push_back(one_host ? cl.intra : cl.inter);
+    x.tp_link.push_back(one_host ? cl.intra_link(h) : cl.inter);
   }
   for (auto& k : x.k) k.assign(static_cast<size_t>(l.pp), Contention{});
   Prediction out;

@@ -52,8 +52,11 @@ Memory memory_per_rank(const ModelConfig& c, const PerfLayout& l, const Workload
 // How much slower a rank computes than alone: cpu (more busy ranks than cores: time-sliced) times the memory and
 // cache contention of the ranks computing at once (Profile::contention), which differs between decode-sized
 // (memory bound) and prefill-sized (compute bound) kernels.
+// On an oversubscribed host a collective also waits for the ranks that are off the cores while the early ones spin
+// (up to spin_s): each collective costs min(spin_s, the compute since the last one x (1 - 1/cpu)) more.
 struct Contention {
   double cpu = 1, mem_decode = 1, mem_prefill = 1;
+  double spin_s = 0;
   double at(int64_t rows) const;  // <= 16 rows: decode's, >= 128: prefill's, between: log-interpolated
 };
 

@@ -37,7 +37,8 @@ Buffer filled(Backend& be, DType t, Shape s, std::mt19937& rng) {
 class Timer {
  public:
   Timer(Backend& be, int reps) : be_(be), reps_(std::max(reps, 1)) {}
-  // Median seconds of f over the repetitions (one untimed call first).
+  // Median seconds of the fastest half of the repetitions (one untimed call first): on a shared host, other work
+  // only ever adds time, so the slower half is the disturbed one.
   template <typename F>
   double median(F&& f) {
     f();
@@ -50,7 +51,8 @@ class Timer {
       ts.push_back((now_ns() - t0) * 1e-9);
     }
     std::sort(ts.begin(), ts.end());
-    return ts[ts.size() / 2];
+    const size_t half = (ts.size() + 1) / 2;
+    return ts[(half - 1) / 2];
   }
 
  private:
@@ -97,7 +99,7 @@ std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType
     wk.x = filled(be, DType::F32, {M, most}, rng);
     wk.y = Buffer(&be, DType::F32, {M, most});
   }
-  const int rounds = M == 1 ? 40 : 4;
+  const int rounds = M == 1 ? 20 : 1;  // short rounds: more of them find a quiet moment on a shared host
   auto body = [&](Work& wk) {
     for (int r = 0; r < rounds; ++r)
       for (size_t i = 0; i < wk.w.size(); ++i) {
@@ -105,21 +107,36 @@ std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType
         be.gemm(Tensor(wk.x.t().data, DType::F32, {M, w.dim(1)}), w, nullptr, Tensor(wk.y.t().data, DType::F32, {M, w.dim(0)}));
       }
   };
+  // Each thread times itself; the least disturbed thread of the least disturbed round is the k-at-once time (other
+  // work on a shared host slows one thread, not the contention the ranks cause each other).
   auto timed = [&](int k) {
-    std::vector<double> ts;
-    for (int rep = 0; rep < 5; ++rep) {
-      const int64_t t0 = now_ns();
+    double best = 1e30;
+    for (int rep = 0; rep < 9; ++rep) {
+      std::vector<double> ts(static_cast<size_t>(k));
+      auto one = [&](int i) {
+        const int64_t t0 = now_ns();
+        body(work[static_cast<size_t>(i)]);
+        ts[static_cast<size_t>(i)] = (now_ns() - t0) * 1e-9;
+      };
       std::vector<std::thread> th;
-      for (int i = 1; i < k; ++i) th.emplace_back([&, i] { body(work[static_cast<size_t>(i)]); });
-      body(work[0]);
+      for (int i = 1; i < k; ++i) th.emplace_back(one, i);
+      one(0);
       for (auto& x : th) x.join();
-      ts.push_back((now_ns() - t0) * 1e-9);
+      best = std::min(best, *std::min_element(ts.begin(), ts.end()));
     }
-    return *std::min_element(ts.begin(), ts.end());  // the least disturbed by other work on the host
+    return best;
   };
-  const double alone = timed(1);
+  // The median of three independent ratios: one disturbed measurement does not decide the factor.
   std::vector<double> f{1.0};
-  for (int k = 2; k <= cores; ++k) f.push_back(std::max(1.0, timed(k) / alone));
+  for (int k = 2; k <= cores; ++k) {
+    std::vector<double> r;
+    for (int trial = 0; trial < 3; ++trial) {
+      const double alone = timed(1);
+      r.push_back(std::max(1.0, timed(k) / alone));
+    }
+    std::sort(r.begin(), r.end());
+    f.push_back(r[1]);
+  }
   return f;
 }
 

@@ -18,7 +18,7 @@ struct ProfileOptions {
   std::vector<int64_t> lengths{128, 512};   // prompt lengths / chunk sizes (prefill rows)
   int max_tp = 8;                           // shapes for every valid tp up to this
   int64_t max_gemm_rows = 512;              // largest M timed (beyond: linear in M)
-  int reps = 3;                             // timed repetitions per shape (median)
+  int reps = 5;                             // timed repetitions per shape (median of the fastest half)
   std::function<void(const std::string&)> progress;  // a line per kernel family (may be empty)
 };
 

@@ -33,6 +33,11 @@ bool Sim::step(int a) {
   if (pc_[a] >= ops_[a].size()) return false;
   const Op& o = ops_[a][pc_[a]];
   double& t = clock_[a];
+  // A wait that outlasts the busy phase ends when the sleeping rank wakes up.
+  auto waited_until = [&](double done) {
+    if (done - t > wait_.sleep_after_s) done += wait_.wake_s;
+    t = std::max(t, done);
+  };
   switch (o.kind) {
     case Kind::Compute:
       if (o.seconds > 0) iv_[static_cast<size_t>(a)].push_back({t, t + o.seconds, static_cast<int>(o.id)});
@@ -53,13 +58,13 @@ bool Sim::step(int a) {
     case Kind::WaitSend: {
       const Msg& m = msgs_[{a, o.peer, o.id}];
       if (m.bytes > kEagerBytes && !m.posted_recv) return false;
-      if (m.bytes > kEagerBytes) t = std::max(t, m.done());
+      if (m.bytes > kEagerBytes) waited_until(m.done());
       break;
     }
     case Kind::WaitRecv: {
       const Msg& m = msgs_[{o.peer, a, o.id}];
       if (!m.posted_send) return false;
-      t = std::max(t, m.done());
+      waited_until(m.done());
       break;
     }
     case Kind::Signal: signals_[o.id] = t; break;

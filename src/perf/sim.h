@@ -16,8 +16,17 @@
 
 namespace autodist::perf {
 
+// How a waiting rank behaves (dist/comm_wait.h's Backoff): it spins for spin_s (holding its core), yields until
+// sleep_after_s (a yield gives the core to any other runnable rank), then sleeps in steps up to 1 ms, so a wait
+// longer than that ends on average wake_s late.
+struct WaitModel {
+  double spin_s = 2e-3, sleep_after_s = 10e-3, wake_s = 0.5e-3;
+};
+
 class Sim {
  public:
+  explicit Sim(WaitModel w = {}) : wait_(w) {}
+  const WaitModel& wait_model() const { return wait_; }
   using Key = std::tuple<int, int, int64_t>;  // src actor, dst actor, message id
   enum class Kind { Compute, Isend, Irecv, WaitSend, WaitRecv, Signal, WaitSignal, Mark };
   struct Op {
@@ -72,6 +81,7 @@ class Sim {
   bool step(int a);  // runs actor a's next op if it can; false when blocked or finished
   std::vector<std::vector<Op>> ops_;
   std::vector<size_t> pc_;
+  WaitModel wait_;
   std::vector<double> clock_;
   std::vector<std::vector<Interval>> iv_;
   std::map<Key, Msg> msgs_;
