@@ -91,6 +91,8 @@ configs=(
   "tp2 b8|2|--tp 2|8|64|16"
   "pp2 mb2 b8|2|--pp 2 --micro-batches 2|8|64|16"
   "pp2 sp32 ring b8|2|--pp 2 --sp-chunk-size 32 --kv-sync ring|8|64|16"
+  # The first configuration again: how far the machine itself drifted during the run (noise, other work).
+  "single (again)|1|--tp 1|1|256|16"
 )
 [ $quick = 1 ] && configs=("${configs[@]:0:4}")
 csv=$out/validation.csv

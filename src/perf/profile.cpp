@@ -78,6 +78,13 @@ double Profile::attention(int64_t start, int64_t len, int64_t heads, int64_t hea
   return t;
 }
 
+double Profile::compose(int64_t rows) const {
+  if (rows <= 16) return compose_decode;
+  if (rows >= 128) return compose_prefill;
+  const double f = std::log2(static_cast<double>(rows) / 16) / 3;
+  return compose_decode + (compose_prefill - compose_decode) * f;
+}
+
 double Profile::contention(double busy, bool decode) const {
   const std::vector<double>& v = decode ? contention_decode : contention_prefill;
   if (v.empty() || busy <= 1) return 1.0;
@@ -115,7 +122,8 @@ nlohmann::json profile_to_json(const Profile& p) {
           {"backend", p.backend},           {"threads", p.threads}, {"max_tp", p.max_tp},
           {"gemm", g},                      {"attention", {{"decode", fit_json(p.attn_decode)}, {"prefill", fit_json(p.attn_prefill)}}},
           {"ops", ops},
-          {"contention", {{"decode", p.contention_decode}, {"prefill", p.contention_prefill}}}};
+          {"contention", {{"decode", p.contention_decode}, {"prefill", p.contention_prefill}}},
+          {"compose", {{"decode", p.compose_decode}, {"prefill", p.compose_prefill}}}};
 }
 
 Profile profile_from_json(const nlohmann::json& j, const std::string& what) {
@@ -154,6 +162,12 @@ Profile profile_from_json(const nlohmann::json& j, const std::string& what) {
   const auto& ops = key(j, "ops", what);
   AD_CHECK(ops.is_object(), "{}: ops must be an object", what);
   for (auto it = ops.begin(); it != ops.end(); ++it) p.ops[it.key()] = fit_of(it.value(), what + ": ops." + it.key());
+  if (j.contains("compose")) {
+    const auto& cm = j["compose"];
+    p.compose_decode = json_number(key(cm, "decode", what + ": compose"), what + ": compose.decode");
+    p.compose_prefill = json_number(key(cm, "prefill", what + ": compose"), what + ": compose.prefill");
+    AD_CHECK(p.compose_decode > 0 && p.compose_prefill > 0, "{}: compose factors must be > 0", what);
+  }
   const auto& con = key(j, "contention", what);
   for (const char* k : {"decode", "prefill"}) {
     const auto& v = key(con, k, what + ": contention");

@@ -46,6 +46,10 @@ struct Profile {
   // Slowdown of k ranks computing at once on k cores (memory bandwidth and shared cache), index k-1: the layer's GEMMs
   // at decode size (M = 1, weights read from memory) and at prefill size (M = 128).
   std::vector<double> contention_decode{1.0}, contention_prefill{1.0};
+  // A whole layer run kernel after kernel (each weight from memory, the caches shared between the kernels) against
+  // the sum of its kernels timed alone: what composing them costs, at decode size (1 row) and prefill size.
+  double compose_decode = 1, compose_prefill = 1;
+  double compose(int64_t rows) const;  // <= 16 rows: decode's, >= 128: prefill's, between: log-interpolated
   // The slowdown for `busy` ranks computing at once (fractional: interpolated; beyond the measured: the last).
   double contention(double busy, bool decode) const;
 

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "model/rope.h"
+#include "perf/predict.h"
 #include "perf/shapes.h"
 
 namespace autodist::perf {
@@ -138,6 +139,74 @@ std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType
     f.push_back(r[1]);
   }
   return f;
+}
+
+// Seconds of whole tp-1 layers (Stage::forward's kernels in order, on copies of the layer's weights that together
+// miss the caches) of `rows` rows at positions [start, start + rows), over the sum of the profile's kernel times.
+double compose_factor(Backend& be, const ModelConfig& c, DType t, const Profile& p, int64_t rows, int64_t start,
+                      std::mt19937& rng) {
+  const StageShapes s = stage_shapes(c, 1);
+  const int64_t T = rows, D = c.hidden, hd = c.head_dim, P = start + rows;
+  const double layer_bytes = static_cast<double>(s.qkv.N * s.qkv.K + s.o.N * s.o.K + s.mlp_in.N * s.mlp_in.K +
+                                                 s.down.N * s.down.K) * dtype_size(t);
+  const int copies = static_cast<int>(std::clamp(std::ceil(96.0 * (1 << 20) / layer_bytes), 2.0, 8.0));
+  struct LayerBufs {
+    Buffer qkv, o, in, down, kc, vc;
+  };
+  std::vector<LayerBufs> L;
+  for (int i = 0; i < copies; ++i)
+    L.push_back({filled(be, t, {s.qkv.N, s.qkv.K}, rng), filled(be, t, {s.o.N, s.o.K}, rng),
+                 filled(be, t, {s.mlp_in.N, s.mlp_in.K}, rng), filled(be, t, {s.down.N, s.down.K}, rng),
+                 filled(be, DType::F32, {1, P, s.hk, hd}, rng), filled(be, DType::F32, {1, P, s.hk, hd}, rng)});
+  Buffer x = filled(be, DType::F32, {T, D}, rng), h(&be, DType::F32, {T, D}), o(&be, DType::F32, {T, D});
+  Buffer qkv(&be, DType::F32, {T, s.qkv.N}), q(&be, DType::F32, {T, s.hq, hd}), k(&be, DType::F32, {T, s.hk, hd}),
+      v(&be, DType::F32, {T, s.hk, hd}), att(&be, DType::F32, {T, s.hq * hd}), gu(&be, DType::F32, {T, s.mlp_in.N}),
+      act(&be, DType::F32, {T, s.inter});
+  Buffer nw = filled(be, DType::F32, {D}, rng), qn = filled(be, DType::F32, {hd}, rng);
+  Buffer cs = filled(be, DType::F32, {P, hd}, rng);
+  StepPlan plan = make_plan(1, start, rows, false);
+  StepLimits lim = be.limits();
+  lim.max_context = std::max(lim.max_context, P);
+  lim.max_tokens = std::max(lim.max_tokens, T);
+  be.prepare(lim);
+  be.begin_step(plan);
+  const float eps = 1e-6f;
+  auto norm = [&](const Tensor& in, Tensor out) {
+    if (c.norm == NormKind::RMSNorm) be.rmsnorm(in, nw.t(), eps, out);
+    else be.layernorm(in, nw.t(), nullptr, eps, out);
+  };
+  auto layer = [&](LayerBufs& w) {
+    norm(x.t(), h.t());
+    be.gemm(h.t(), w.qkv.t(), nullptr, qkv.t());
+    be.split_qkv(qkv.t(), q.t(), k.t(), v.t());
+    if (c.qk_norm) {
+      be.rmsnorm(q.t().reshape({T * s.hq, hd}), qn.t(), eps, q.t().reshape({T * s.hq, hd}));
+      be.rmsnorm(k.t().reshape({T * s.hk, hd}), qn.t(), eps, k.t().reshape({T * s.hk, hd}));
+    }
+    if (c.pos == PosKind::Rope) be.rope(q.t(), cs.t()), be.rope(k.t(), cs.t());
+    be.kv_append(k.t(), v.t(), w.kc.t(), w.vc.t());
+    be.attention(q.t(), w.kc.t(), w.vc.t(), 0.125f, c.sliding_window, att.t().reshape({T, s.hq, hd}));
+    be.gemm(att.t(), w.o.t(), nullptr, o.t());
+    be.add(x.t(), o.t());
+    norm(x.t(), h.t());
+    be.gemm(h.t(), w.in.t(), nullptr, gu.t());
+    if (c.mlp == MlpKind::Gated) be.silu_mul(gu.t(), act.t());
+    else be.activation(gu.t(), c.act, act.t());
+    be.gemm(act.t(), w.down.t(), nullptr, o.t());
+    be.add(x.t(), o.t());
+  };
+  std::vector<double> ts;
+  for (int rep = 0; rep < 5; ++rep) {
+    be.fill_zero(x.t());  // keeps the activations finite over the repetitions
+    const int64_t t0 = now_ns();
+    for (auto& w : L) layer(w);
+    be.synchronize();
+    ts.push_back((now_ns() - t0) * 1e-9 / copies);
+  }
+  std::sort(ts.begin(), ts.end());
+  const double measured = ts[1];  // the median of the fastest half
+  const double sum = step_seconds(p, c, s, {{start, rows}}, 1, false, 0, Link{}, {}).compute;
+  return sum > 0 ? std::clamp(measured / sum, 0.5, 3.0) : 1.0;
 }
 
 std::vector<int64_t> gemm_rows(const ProfileOptions& o) {
@@ -294,6 +363,10 @@ Profile measure_profile(Backend& be, const ModelConfig& c, const ProfileOptions&
     }
   }
   for (auto& [k, v] : pts) p.ops[k] = fit_line(v);
+  say("whole layers");
+  const double f_dec = compose_factor(be, c, o.weight_dtype, p, 1, ctx, rng);
+  const double f_pre = compose_factor(be, c, o.weight_dtype, p, std::min<int64_t>(Mmax, ctx), 0, rng);
+  p.compose_decode = f_dec, p.compose_prefill = f_pre;
   return p;
 }
 
