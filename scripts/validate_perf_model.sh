@@ -6,6 +6,7 @@
 #
 # usage: scripts/validate_perf_model.sh [--out DIR] [--bin PATH] [--quick] [--repredict]
 #   --repredict  keep the measurements (and comm-bench) of OUT/validation.csv, profile and predict again
+#                (KEEP_PROFILE=1: the profile too)
 #   MPIRUN       launcher up to the rank count (default "mpirun --oversubscribe -np"); the count is appended, e.g.
 #                MPIRUN="$(tests/cluster/mpirun_line) -np" for the namespace cluster
 #   CLUSTER      predict's cluster flags (default: this machine, one host with the config's ranks), e.g.
@@ -59,8 +60,12 @@ EOF
   "$bin" synth --config "$out/synth_config.json" --out "$model" --dtype bf16
 fi
 echo "== profile"
+if [ $repredict = 1 ] && [ -n "${KEEP_PROFILE:-}" ] && [ -f "$out/profile.json" ]; then
+  echo "(kept $out/profile.json)"
+else
 wait_quiet
 "$bin" profile --model "$model" --out "$out/profile.json" --batch 1,8 --lengths 32,64,128,256 --max-tp 4 2>&1 | tail -1
+fi
 echo "== comm-bench (intra-host link)"
 mkdir -p "$out/comm"
 mkdir -p "$out/comm4"

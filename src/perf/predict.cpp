@@ -111,7 +111,7 @@ StepSeconds step_seconds(const Profile& p, const ModelConfig& c, const StageShap
   }
   if (s.tp > 1 && k.cpu > 1) {
     const double n = 2.0 * static_cast<double>(layers) + (embed ? 1 : 0) + (outputs > 0 ? 1 : 0);
-    r.comm += n * std::min(k.spin_s, r.compute / n * (1 - 1 / k.cpu));
+    r.comm += 0.5 * n * std::min(k.spin_s, r.compute / n * (1 - 1 / k.cpu));
   }
   return r;
 }

@@ -53,7 +53,8 @@ Memory memory_per_rank(const ModelConfig& c, const PerfLayout& l, const Workload
 // cache contention of the ranks computing at once (Profile::contention), which differs between decode-sized
 // (memory bound) and prefill-sized (compute bound) kernels.
 // On an oversubscribed host a collective also waits for the ranks that are off the cores while the early ones spin
-// (up to spin_s): each collective costs min(spin_s, the compute since the last one x (1 - 1/cpu)) more.
+// (up to spin_s): each collective costs half of min(spin_s, the compute since the last one x (1 - 1/cpu)) more (on
+// average half the window is lost before the late ranks get a core).
 struct Contention {
   double cpu = 1, mem_decode = 1, mem_prefill = 1;
   double spin_s = 0;

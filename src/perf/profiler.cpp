@@ -127,7 +127,7 @@ std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType
     }
     return best;
   };
-  // The median of three independent ratios: one disturbed measurement does not decide the factor.
+  // The least of three independent ratios: other work on a shared host only ever inflates one.
   std::vector<double> f{1.0};
   for (int k = 2; k <= cores; ++k) {
     std::vector<double> r;
@@ -135,8 +135,7 @@ std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType
       const double alone = timed(1);
       r.push_back(std::max(1.0, timed(k) / alone));
     }
-    std::sort(r.begin(), r.end());
-    f.push_back(r[1]);
+    f.push_back(*std::min_element(r.begin(), r.end()));
   }
   return f;
 }
