@@ -1,0 +1,50 @@
+# Performance model (issue 17): profile the tiny fixture, then predict and plan from it; bad inputs.
+set(PERF_DIR ${CMAKE_CURRENT_BINARY_DIR}/perf)
+set(PERF_DATA ${CMAKE_CURRENT_SOURCE_DIR}/perf)
+set(PERF_MODEL ${TEST_DATA}/models/qwen3-tiny)
+set(PERF_PROFILE ${PERF_DIR}/qwen3-tiny.profile.json)
+file(MAKE_DIRECTORY ${PERF_DIR})
+add_test(NAME perf_profile_tiny COMMAND ${EXPECT_OK} "GEMM shapes" ${AUTODIST_BIN} profile --model ${PERF_MODEL}
+         --out ${PERF_PROFILE} --batch 1,4 --lengths 16,64 --max-tp 4 --reps 1)
+set_tests_properties(perf_profile_tiny PROPERTIES FIXTURES_SETUP perf_profile TIMEOUT 300
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+function(perf_ok name regex)
+  add_test(NAME perf_${name} COMMAND ${EXPECT_OK} "${regex}" ${AUTODIST_BIN} ${ARGN})
+  set_tests_properties(perf_${name} PROPERTIES FIXTURES_REQUIRED perf_profile TIMEOUT 120)
+endfunction()
+function(perf_fail name regex)
+  add_test(NAME perf_bad_${name} COMMAND ${EXPECT_FAIL} "${regex}" ${AUTODIST_BIN} ${ARGN})
+  set_tests_properties(perf_bad_${name} PROPERTIES FIXTURES_REQUIRED perf_profile TIMEOUT 120)
+endfunction()
+set(PERF_ARGS --model ${PERF_MODEL} --profile ${PERF_PROFILE})
+# One JSON object with the four figures (nlohmann sorts the keys).
+set(PERF_JSON "^\\{.*\"bytes_per_rank\":[0-9.e+]+.*\"tokens_per_s\":[0-9.e+]+.*\"tpot_ms\":[0-9.e+]+.*\"ttft_ms\":[0-9.e+]+.*\\}$")
+perf_ok(predict_json "${PERF_JSON}" predict ${PERF_ARGS} --tp 2 --pp 2 --batch 4 --prompt-len 64 --json)
+perf_ok(predict_sp_json "\"kv_sync\":\"ring\".*\"sp_chunk_size\":16" predict ${PERF_ARGS} --pp 2 --sp-chunk-size 16
+        --kv-sync ring --prompt-len 64 --json --hosts 2 --ranks-per-host 1 --link-gbps 1)
+perf_ok(predict_table "\\| tp2 pp2 \\| [0-9.]+ \\|" predict ${PERF_ARGS} --tp 2 --pp 2 --cluster ${PERF_DATA}/two_hosts.yaml)
+perf_ok(plan_table "ranked by tpot" plan ${PERF_ARGS} --cluster ${PERF_DATA}/two_hosts.yaml --rank-by tpot
+        --prompt-len 64 --chunks 16,32)
+perf_ok(plan_json "^\\{\"layouts\":\\[\\{.*\"ttft_ms\"" plan ${PERF_ARGS} --hosts 1 --ranks-per-host 4 --link-gbps 10
+        --json --top 3)
+
+perf_fail(world "--tp 2 x --pp 1 = 2 ranks, but the cluster .* has 4 ranks" predict ${PERF_ARGS} --tp 2
+          --hosts 2 --ranks-per-host 2 --link-gbps 1)
+perf_fail(heads "--tp 3 does not divide the 8 attention heads" predict ${PERF_ARGS} --tp 3)
+perf_fail(stages "--pp 5: more pipeline stages than the 4 layers" predict ${PERF_ARGS} --pp 5)
+perf_fail(sp_tp "SP\\+PP prefill runs with --tensor-parallel-size 1" predict ${PERF_ARGS} --tp 2 --pp 2
+          --sp-chunk-size 16)
+perf_fail(shorthand "needs all of --hosts, --ranks-per-host and --link-gbps" predict ${PERF_ARGS} --hosts 2)
+perf_fail(cluster_yaml "bad_cluster.yaml:4: 'gbps' must be a number, got 'fast'" predict ${PERF_ARGS}
+          --cluster ${PERF_DATA}/bad_cluster.yaml)
+perf_fail(comm_csv "bad_comm.csv: no 'ranks' column" predict ${PERF_ARGS} --comm-csv ${PERF_DATA}/bad_comm.csv)
+perf_fail(profile_file "two_hosts.yaml: not valid JSON \\(a profile from autodist profile" predict --model ${PERF_MODEL}
+          --profile ${PERF_DATA}/two_hosts.yaml)
+perf_fail(profile_format "config.json: not an autodist profile" predict --model ${PERF_MODEL}
+          --profile ${PERF_MODEL}/config.json)
+perf_fail(rank_by "unknown --rank-by 'speed'" plan ${PERF_ARGS} --hosts 1 --ranks-per-host 2 --link-gbps 1
+          --rank-by speed)
+perf_fail(plan_cluster "plan needs the cluster" plan ${PERF_ARGS})
+perf_fail(profile_lengths "--lengths: sizes must be >= 1" profile --model ${PERF_MODEL} --out ${PERF_DIR}/x.json
+          --lengths 0)
