@@ -4,7 +4,8 @@
 //
 // Every wait of a rank on its peers goes through wait_for_peer: it polls a non-blocking operation (MPI_Test on an
 // MPI_I* request), spinning for 2 ms so a fast reply costs nothing (a non-blocking collective advances only inside
-// MPI_Test: a sleep between its rounds would stall it), then yielding up to 10 ms, then sleeping 50 us doubling to
+// MPI_Test: a sleep between its rounds would stall it), then yielding up to 50 ms (from 10 ms, libnbc's 16 MiB
+// MPI_Ireduce took 1.1 s instead of 9.6: ~1 ms a round once the sleeps begin), then sleeping 50 us doubling to
 // 1 ms, so a rank whose peer is stopped or stuck sits at a few % of a core instead of 100%. A wait
 // longer than --comm-timeout (default 600 s, torch.distributed's process-group timeout) ends the job: the waiting
 // rank logs "rank R: waited T s in OP ...", runs the hook (a sweep records its point), and calls MPI_Abort so
@@ -53,7 +54,7 @@ bool wait_yield_at_once();
 // Pause between two polls of a pending operation: busy until `spin` has passed since the first poll (no spin with
 // set_wait_yield_at_once), then sched_yield until `yield`, then sleeps of 50 us doubling up to 1 ms.
 struct BackoffPolicy {
-  std::chrono::microseconds spin{2000}, yield{10000};
+  std::chrono::microseconds spin{2000}, yield{50000};
 };
 constexpr BackoffPolicy kSleepAtOnce{std::chrono::microseconds(0), std::chrono::microseconds(0)};
 

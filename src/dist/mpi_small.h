@@ -9,7 +9,8 @@
 // communicator's MPI_Op (bf16/f16 included), and every rank of an all_reduce gets the same bits (each pair combines
 // the same two values; the ops are commutative). The messages use tag kTag, which no other message may use.
 // Only mpi_communicator.cpp includes this header (it needs mpi.h). Buffers alias as communicator.h describes; the
-// caller has checked counts and dtypes, and a count fits an int (messages are at most kMaxBytes).
+// caller has checked counts and dtypes, and a count fits an int. Messages are at most kMaxBytes, except reduce, which
+// serves every size (the caller chunks it).
 #pragma once
 #include <mpi.h>
 

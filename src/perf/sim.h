@@ -6,21 +6,25 @@
 // link.alpha + b share / link.bw. A receive ends when its message has arrived, a send's wait when it has left. The
 // replay is exact for the program given; the programs are built in perf/predict.cpp to mirror the runtime's loops.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "dist/comm_wait.h"
 #include "perf/comm_model.h"
 
 namespace autodist::perf {
 
 // How a waiting rank behaves (dist/comm_wait.h's Backoff): it spins for spin_s (holding its core), yields until
 // sleep_after_s (a yield gives the core to any other runnable rank), then sleeps in steps up to 1 ms, so a wait
-// longer than that ends on average wake_s late.
+// longer than that ends on average wake_s late. The defaults are dist::BackoffPolicy's.
 struct WaitModel {
-  double spin_s = 2e-3, sleep_after_s = 10e-3, wake_s = 0.5e-3;
+  double spin_s = std::chrono::duration<double>(dist::BackoffPolicy{}.spin).count();
+  double sleep_after_s = std::chrono::duration<double>(dist::BackoffPolicy{}.yield).count();
+  double wake_s = 0.5e-3;
 };
 
 class Sim {
