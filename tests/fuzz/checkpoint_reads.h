@@ -1,6 +1,7 @@
 // defines: read_all (opens a checkpoint directory and reads every tensor it lists, whole and sliced, as the
 //          loader would); shared by fuzz_safetensors and fuzz_safetensors_index
 #pragma once
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,11 +11,14 @@
 
 namespace autodist::fuzz {
 
-inline void read_all(const std::string& dir) {
+// Returns the bytes of every tensor the checkpoint lists (each at most once, whatever the index says).
+inline uint64_t read_all(const std::string& dir) {
   io::Checkpoint ck(dir);
   std::vector<float> buf, whole;
+  uint64_t total = 0;
   for (const std::string& name : ck.names()) {
     const io::TensorInfo& t = ck.info(name);
+    total += t.nbytes;
     if (t.nbytes > (size_t{1} << 22)) continue;  // the reads below are the point, not big copies
     std::vector<io::Slice> slices = {io::Slice::all(), io::Slice::rows(0, -1)};
     if (!t.shape.empty() && t.shape[0] > 1) slices.push_back(io::Slice::rows(1, t.shape[0] - 1));
@@ -27,10 +31,11 @@ inline void read_all(const std::string& dir) {
       ck.read_f32(name, s, buf.data());
       if (whole.empty() && shape == ck.info(name).shape) whole = buf;
       else if (shape == ck.info(name).shape)  // rows(0, -1) is the whole tensor: the same bytes
-        fuzz_check(std::memcmp(whole.data(), buf.data(), n * sizeof(float)) == 0, "a whole-tensor slice differs");
+        fuzz_assert(std::memcmp(whole.data(), buf.data(), n * sizeof(float)) == 0, "a whole-tensor slice differs");
     }
     whole.clear();
   }
+  return total;
 }
 
 }  // namespace autodist::fuzz

@@ -13,8 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (parts.size() > 1) d.write("generation_config.json", parts[1]);
   expected([&] {
     autodist::ModelConfig c = autodist::load_model_config(d.path());
-    fuzz_check(c.n_layers >= 1 && c.hidden >= 1 && c.n_heads >= 1 && c.vocab >= 1, "an accepted config has sizes >= 1");
-    fuzz_check(c.n_kv_heads >= 1 && c.n_heads % c.n_kv_heads == 0, "kv heads divide the heads");
+    fuzz_assert(c.n_layers >= 1 && c.hidden >= 1 && c.n_heads >= 1 && c.vocab >= 1, "an accepted config has sizes >= 1");
+    fuzz_assert(c.n_kv_heads >= 1 && c.n_heads % c.n_kv_heads == 0, "kv heads divide the heads");
     (void)autodist::family_of(c);
     (void)autodist::checkpoint_tensors(c);
     (void)c.layer_params();

@@ -7,8 +7,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = write_input("sweep.yaml", data, size);
   expected([&] {
     const auto sw = autodist::cli::load_sweep(path);
-    fuzz_check(!sw.grid.empty() && sw.repeats >= 1 && sw.warmup >= 0, "an accepted sweep has a grid and counts");
-    for (const auto& [key, values] : sw.grid) fuzz_check(!values.empty(), "every grid key has values");
+    fuzz_assert(!sw.grid.empty() && sw.repeats >= 1 && sw.warmup >= 0, "an accepted sweep has a grid and counts");
+    for (const auto& [key, values] : sw.grid) fuzz_assert(!values.empty(), "every grid key has values");
   });
   return 0;
 }

@@ -21,9 +21,9 @@ namespace autodist::fuzz {
 
 // A harness's oracle: a property every accepted input must have. A violation is a finding (abort: libFuzzer keeps
 // the input as the reproducer).
-inline void fuzz_check(bool ok, const char* property) {
+inline void fuzz_assert(bool ok, const char* property) {
   if (ok) return;
-  std::fprintf(stderr, "fuzz_check failed: %s\n", property);
+  std::fprintf(stderr, "fuzz_assert failed: %s\n", property);
   std::abort();
 }
 
