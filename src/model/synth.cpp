@@ -65,6 +65,7 @@ const std::vector<SynthPreset>& synth_presets() {
       {"qwen2.5-0.5b", llama("Qwen2ForCausalLM", "qwen2", 896, 24, 14, 2, 64, 4864, 151936, 32768, 1e6, 1e-6, true, {151645, 151643})},
       {"qwen2.5-7b", llama("Qwen2ForCausalLM", "qwen2", 3584, 28, 28, 4, 128, 18944, 152064, 32768, 1e6, 1e-6, false, {151645, 151643})},
       {"llama-3.1-8b", llama("LlamaForCausalLM", "llama", 4096, 32, 32, 8, 128, 14336, 128256, 131072, 5e5, 1e-5, false, {128001, 128008, 128009})},
+      {"llama-3.1-70b", llama("LlamaForCausalLM", "llama", 8192, 80, 64, 8, 128, 28672, 128256, 131072, 5e5, 1e-5, false, {128001, 128008, 128009})},
       {"mistral-7b", llama("MistralForCausalLM", "mistral", 4096, 32, 32, 8, 128, 14336, 32000, 32768, 1e4, 1e-5, false, {2})},
       {"gpt2", gpt2(768, 12, 12)},  // 124M
       {"gpt2-xl", gpt2(1600, 48, 25)},
@@ -89,7 +90,7 @@ SynthPreset preset_from_config(const std::string& path) {
   return {fs::path(path).stem().string(), json::parse(text)};
 }
 
-SynthReport write_synthetic_checkpoint(const SynthPreset& preset, const std::string& dir, DType dtype, uint64_t seed) {
+ModelConfig write_synthetic_config(const SynthPreset& preset, const std::string& dir, DType dtype, uint64_t seed) {
   AD_CHECK(dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16, "synth: dtype {} is not a float type",
            dtype_name(dtype));
   std::error_code ec;
@@ -102,6 +103,11 @@ SynthReport write_synthetic_checkpoint(const SynthPreset& preset, const std::str
   const ModelConfig c = parse_model_config(cfg.dump(), preset.name);
   std::ofstream(fs::path(dir) / "config.json") << cfg.dump(2) << "\n";
   std::ofstream(fs::path(dir) / "generation_config.json") << json({{"eos_token_id", c.eos_ids}}).dump(2) << "\n";
+  return c;
+}
+
+SynthReport write_synthetic_checkpoint(const SynthPreset& preset, const std::string& dir, DType dtype, uint64_t seed) {
+  const ModelConfig c = write_synthetic_config(preset, dir, dtype, seed);
 
   const auto ts = checkpoint_tensors(c);
   json h = json::object();

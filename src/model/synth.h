@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "io/model_config.h"
 
 namespace autodist {
 
@@ -27,6 +28,8 @@ struct SynthReport {
   size_t bytes = 0;  // written
   int64_t layers = 0, hidden = 0, vocab = 0;
 };
+// DIR/config.json and DIR/generation_config.json alone (enough for profile, predict and plan); returns the config.
+ModelConfig write_synthetic_config(const SynthPreset& p, const std::string& dir, DType dtype, uint64_t seed);
 // Writes DIR/config.json (the preset's, with this dtype), DIR/generation_config.json and DIR/model.safetensors:
 // matrices uniform with std 0.02, norm weights 1 +- 0.1, biases +- 0.035.
 SynthReport write_synthetic_checkpoint(const SynthPreset& p, const std::string& dir, DType dtype, uint64_t seed);

@@ -208,6 +208,8 @@ double compose_factor(Backend& be, const ModelConfig& c, DType t, const Profile&
   return sum > 0 ? std::clamp(measured / sum, 0.5, 3.0) : 1.0;
 }
 
+}  // namespace
+
 std::vector<int64_t> gemm_rows(const ProfileOptions& o) {
   std::set<int64_t> m;
   int64_t most = 1;
@@ -224,7 +226,6 @@ std::vector<int64_t> gemm_rows(const ProfileOptions& o) {
   return {m.begin(), m.end()};
 }
 
-}  // namespace
 
 Profile measure_profile(Backend& be, const ModelConfig& c, const ProfileOptions& o) {
   AD_CHECK(o.max_tp >= 1, "profile: --max-tp must be >= 1, got {}", o.max_tp);

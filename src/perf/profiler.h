@@ -1,4 +1,4 @@
-// defines: ProfileOptions, measure_profile (times the kernels of a model's layers on one rank of a backend)
+// defines: ProfileOptions, gemm_rows, measure_profile (times the kernels of a model's layers on one rank of a backend)
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -21,6 +21,10 @@ struct ProfileOptions {
   int reps = 5;                             // timed repetitions per shape (median of the fastest half)
   std::function<void(const std::string&)> progress;  // a line per kernel family (may be empty)
 };
+
+// The GEMM row counts a profile covers: powers of two up to the largest step (batch x length, at most
+// max_gemm_rows), the batches and lengths themselves.
+std::vector<int64_t> gemm_rows(const ProfileOptions& o);
 
 // Uses only the backend's own kernels on buffers of the model's shapes (random weights: timing does not depend on
 // the values). Single rank, no communication.

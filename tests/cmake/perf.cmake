@@ -48,3 +48,21 @@ perf_fail(rank_by "unknown --rank-by 'speed'" plan ${PERF_ARGS} --hosts 1 --rank
 perf_fail(plan_cluster "plan needs the cluster" plan ${PERF_ARGS})
 perf_fail(profile_lengths "--lengths: sizes must be >= 1" profile --model ${PERF_MODEL} --out ${PERF_DIR}/x.json
           --lengths 0)
+# Profiles on paper: a roofline profile of a config-only synthetic model, then a plan from it.
+add_test(NAME perf_synth_config_only COMMAND ${EXPECT_OK} "config only" ${AUTODIST_BIN} synth --preset llama-3.1-70b
+         --config-only --out ${PERF_DIR}/llama-3.1-70b)
+set_tests_properties(perf_synth_config_only PROPERTIES FIXTURES_SETUP perf_paper TIMEOUT 60)
+add_test(NAME perf_roofline_profile COMMAND ${EXPECT_OK} "on h100-sxm: 989 TFLOP/s x 0.7, 3350 GB/s x 0.85"
+         ${AUTODIST_BIN} profile --model ${PERF_DIR}/llama-3.1-70b --roofline h100-sxm --dtype bf16 --max-tp 8
+         --batch 1,8 --lengths 128,2048 --out ${PERF_DIR}/llama-3.1-70b.h100.json)
+set_tests_properties(perf_roofline_profile PROPERTIES FIXTURES_REQUIRED perf_paper FIXTURES_SETUP perf_paper_profile
+                     TIMEOUT 60)
+# 70B in bf16 (141 GB) fits 8 x 80 GB only when split: tp 1 x pp 1 must be among the rejected layouts.
+add_test(NAME perf_roofline_plan COMMAND ${EXPECT_OK} "\"rejected_for_memory\":[1-9].*\"world\":8" ${AUTODIST_BIN} plan
+         --model ${PERF_DIR}/llama-3.1-70b --profile ${PERF_DIR}/llama-3.1-70b.h100.json --dtype bf16
+         --cluster ${CMAKE_SOURCE_DIR}/configs/clusters/h100x8.yaml --prompt-len 2048 --batch 8 --json)
+set_tests_properties(perf_roofline_plan PROPERTIES FIXTURES_REQUIRED "perf_paper;perf_paper_profile" TIMEOUT 60)
+perf_fail(roofline_device "unknown device 'tpu9' for a roofline profile \\(known: h100-sxm, h200" profile
+          --model ${PERF_MODEL} --roofline tpu9 --out ${PERF_DIR}/x.json)
+perf_fail(roofline_custom "--roofline custom needs --peak-tflops" profile --model ${PERF_MODEL} --roofline custom
+          --mem-gbps 100 --out ${PERF_DIR}/x.json)
