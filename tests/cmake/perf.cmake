@@ -66,3 +66,9 @@ perf_fail(roofline_device "unknown device 'tpu9' for a roofline profile \\(known
           --model ${PERF_MODEL} --roofline tpu9 --out ${PERF_DIR}/x.json)
 perf_fail(roofline_custom "--roofline custom needs --peak-tflops" profile --model ${PERF_MODEL} --roofline custom
           --mem-gbps 100 --out ${PERF_DIR}/x.json)
+# The report: a sample validation (errors 10, 5, 2 / 10, 25, 3 %: medians 5 and 10, worst 10 and 25) and the plan
+# check (by TTFT the plan's first, tp2, measured 120 ms against pp2's 100: 1.200), beside the plans on paper.
+add_test(NAME perf_report COMMAND ${EXPECT_OK}
+         "TTFT: median .error. <b>5.0%</b>, worst <b>10.0%</b>. Time per output token: median .error. <b>10.0%</b>, worst <b>25.0%</b>.*<td>1.200</td>.*llama-3.1-70b on configs/clusters/h100x8x2.yaml \\(16 ranks\\)"
+         sh -c "${CMAKE_SOURCE_DIR}/scripts/perf_report.sh --bin ${AUTODIST_BIN} --validation ${PERF_DATA}/validation_sample --out ${PERF_DIR}/report >/dev/null && tr -d '\\n' < ${PERF_DIR}/report/index.html")
+set_tests_properties(perf_report PROPERTIES TIMEOUT 120)
