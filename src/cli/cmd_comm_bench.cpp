@@ -32,8 +32,9 @@ std::string fmt_time(double us) {
 }
 
 constexpr const char* kStatistic =
-    "time: each rank's mean over the timed iterations (an untimed barrier starts each), max over ranks (IMB t_max); "
-    "avg: the mean over ranks (IMB t_avg)";
+    "time: each rank's mean time per call over the timed iterations (an untimed barrier before each call; sendrecv, "
+    "isend_irecv and barrier: calls back to back, a barrier before each of up to 8 blocks, as IMB), max over ranks "
+    "(IMB t_max); avg: the mean over ranks (IMB t_avg)";
 
 // One column group per placement, as nccl-tests' out-of-place and in-place groups.
 std::string group_cols(bool baseline, const char* const* names) {
@@ -196,7 +197,7 @@ int cmd_comm_bench(int argc, char** argv) {
     for (const auto& n : notes) h += "# note: " + n + "\n";
     if (o.inject_error) h += "# note: test hook active: one result element is corrupted per size\n";
     if (o.baseline)
-      h += "# note: raw = the bare MPI call, same loop; wrap/raw = median over iterations of the paired ratio\n";
+      h += "# note: raw = the bare MPI call, same loop; wrap/raw = median over samples (calls or blocks) of the paired ratio\n";
     log::out(h);
   }
 

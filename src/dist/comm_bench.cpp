@@ -113,7 +113,7 @@ void inject_error(const CollDesc& d, const BenchCtx& c, BenchBuffers& b) {
   else convert_from_f32(&bad, c.dtype, b.recv, 1);
 }
 
-// Median over iterations of wrapper / raw, each pair timed back to back: a noisy (shared,
+// Median over samples of wrapper / raw, each pair timed back to back: a noisy (shared,
 // oversubscribed) machine moves both sides of a pair together, and the median drops the outliers
 // that dominate a ratio of means.
 double median_ratio(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
@@ -148,6 +148,7 @@ class PageBuffer {
 };
 
 constexpr int kMinIters = 5, kMaxIters = 1000;  // automatic iteration counts (IMB: at most 1000)
+constexpr int kBlocks = 8;                       // timed samples of a back-to-back op
 
 int64_t over_ranks(Communicator& comm, int64_t v, ReduceOp op) {
   comm.all_reduce(Tensor(&v, DType::I64, Shape{1}), op);
@@ -155,10 +156,10 @@ int64_t over_ranks(Communicator& comm, int64_t v, ReduceOp op) {
 }
 
 // IMB's statistic over ranks of each rank's mean time per iteration: {max, mean, min} in us.
-std::array<double, 3> rank_stats(Communicator& comm, const std::vector<int64_t>& t) {
+std::array<double, 3> rank_stats(Communicator& comm, const std::vector<int64_t>& t, int iters) {
   int64_t sum = 0;
   for (int64_t v : t) sum += v;
-  const double per_us = 1e-3 / double(t.size());
+  const double per_us = 1e-3 / double(iters);
   return {double(over_ranks(comm, sum, ReduceOp::Max)) * per_us,
           double(over_ranks(comm, sum, ReduceOp::Sum)) * per_us / comm.size(),
           double(over_ranks(comm, sum, ReduceOp::Min)) * per_us};
@@ -218,30 +219,33 @@ BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, 
                         : int(std::clamp<int64_t>(per_iter_ns > 0 ? budget_ns / per_iter_ns : kMaxIters, kMinIters,
                                                   kMaxIters));
 
-  std::vector<int64_t> t(size_t(r.iters)), traw(raw ? size_t(r.iters) : 0);
-  for (int it = 0; it < r.iters; ++it) {
-    auto time_raw = [&] {
+  // Timed samples: one call each after an untimed barrier, or for back-to-back ops (sendrecv, barrier) blocks of
+  // calls with a barrier before each block only, as IMB times them; at most kBlocks blocks, so a block of many
+  // small calls amortises the barrier's exit skew. With --baseline the raw call gets the same samples, in
+  // alternating order.
+  const int samples = d.back_to_back ? std::min(r.iters, kBlocks) : r.iters;
+  std::vector<int64_t> t(static_cast<size_t>(samples)), traw(raw ? static_cast<size_t>(samples) : 0);
+  for (int s = 0; s < samples; ++s) {
+    const int calls = r.iters / samples + (s < r.iters % samples ? 1 : 0);
+    auto sample = [&](bool use_raw) {
       comm.barrier();
       int64_t t0 = now_ns();
-      d.run_raw(*raw, ctx, b);
-      traw[it] = now_ns() - t0;
+      for (int c = 0; c < calls; ++c) use_raw ? d.run_raw(*raw, ctx, b) : d.run(comm, ctx, b);
+      return now_ns() - t0;
     };
-    bool raw_first = raw && (it & 1);  // alternate, so neither side always runs second
-    if (raw_first) time_raw();
-    comm.barrier();
-    int64_t t0 = now_ns();
-    d.run(comm, ctx, b);
-    t[it] = now_ns() - t0;
-    if (raw && !raw_first) time_raw();
+    bool raw_first = raw && (s & 1);  // alternate, so neither side always runs second
+    if (raw_first) traw[size_t(s)] = sample(true);
+    t[size_t(s)] = sample(false);
+    if (raw && !raw_first) traw[size_t(s)] = sample(true);
   }
-  auto st = rank_stats(comm, t);
+  auto st = rank_stats(comm, t, r.iters);
   r.time_us = st[0], r.avg_us = st[1], r.min_us = st[2];
   if (raw) {
-    auto sr = rank_stats(comm, traw);
+    auto sr = rank_stats(comm, traw, r.iters);
     r.raw_time_us = sr[0], r.raw_avg_us = sr[1];
-    // The paired ratio compares the slowest rank of each iteration on both sides.
-    comm.all_reduce(Tensor(t.data(), DType::I64, Shape{r.iters}), ReduceOp::Max);
-    comm.all_reduce(Tensor(traw.data(), DType::I64, Shape{r.iters}), ReduceOp::Max);
+    // The paired ratio compares the slowest rank of each sample on both sides.
+    comm.all_reduce(Tensor(t.data(), DType::I64, Shape{samples}), ReduceOp::Max);
+    comm.all_reduce(Tensor(traw.data(), DType::I64, Shape{samples}), ReduceOp::Max);
     r.ratio = median_ratio(t, traw);
   }
   return r;

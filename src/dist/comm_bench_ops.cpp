@@ -227,13 +227,13 @@ const char* placement_name(Placement p) { return p == kInPlace ? "in-place" : "o
 const std::vector<CollDesc>& coll_descs() {
   constexpr unsigned kOut = kOutOfPlace, kIn = kInPlace, kBoth = kOutOfPlace | kInPlace;
   // name, redop, root, pairwise, root_result, no_data, placements, busbw note, counts, factor, place, init, check,
-  // run, raw
+  // run, raw, back_to_back
   static const std::vector<CollDesc> descs = {
       {"sendrecv", false, false, false, false, false, kOut,
        "busbw = algbw (factor 1); rank r sends to r+1 and receives from r-1 at once (a ring)", counts_same,
-       factor_one, nullptr, init_pair, check_ring, run_sendrecv, raw_sendrecv},
+       factor_one, nullptr, init_pair, check_ring, run_sendrecv, raw_sendrecv, true},
       {"isend_irecv", false, false, true, false, false, kOut, "busbw = algbw (factor 1); rank r exchanges with r^1",
-       counts_same, factor_one, nullptr, init_pair, check_pair, run_isend_irecv, raw_isend_irecv},
+       counts_same, factor_one, nullptr, init_pair, check_pair, run_isend_irecv, raw_isend_irecv, true},
       {"broadcast", false, true, false, false, false, kIn, "busbw = algbw (factor 1); one buffer (MPI_Bcast)",
        counts_same, factor_one, nullptr, init_broadcast, check_broadcast, run_broadcast, raw_broadcast},
       {"scatter", false, true, false, false, false, kBoth, "busbw = algbw x (n-1)/n", counts_scatter, factor_gather,
@@ -249,7 +249,7 @@ const std::vector<CollDesc>& coll_descs() {
       {"reduce_scatter", true, false, false, false, false, kBoth, "busbw = algbw x (n-1)/n", counts_scatter,
        factor_gather, place_in_send, init_own, check_reduce_scatter, run_reduce_scatter, raw_reduce_scatter},
       {"barrier", false, false, false, false, true, kOut, "no data: time only", counts_none, factor_zero, nullptr,
-       init_none, check_none, run_barrier, raw_barrier},
+       init_none, check_none, run_barrier, raw_barrier, true},
   };
   return descs;
 }

@@ -56,6 +56,9 @@ struct CollDesc {
   int64_t (*check)(const BenchCtx& c, const BenchBuffers& b);  // wrong elements on this rank
   void (*run)(Communicator& comm, const BenchCtx& c, BenchBuffers& b);
   void (*run_raw)(MpiCommunicator& comm, const BenchCtx& c, BenchBuffers& b);
+  // Timed as a loop of back-to-back calls, no barrier between them (IMB's Sendrecv and Barrier); the others get an
+  // untimed barrier before every call (IMB's collectives: c_info->sync).
+  bool back_to_back = false;
 };
 
 // Every primitive, in the order `--op all` runs them.
