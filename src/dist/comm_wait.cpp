@@ -77,11 +77,12 @@ double Backoff::pause() {
   waited_s_ = duration<double>(waited).count();
   spinning_ = waited < p_.spin && !wait_yield_at_once();
   if (spinning_) return waited_s_;
-  if (waited < p_.yield) {
+  const bool crowded = wait_yield_at_once();
+  if (waited < (crowded ? std::min(p_.yield, p_.yield_crowded) : p_.yield)) {
     sched_yield();
   } else {
     std::this_thread::sleep_for(sleep_);
-    sleep_ = std::min<microseconds>(sleep_ * 2, milliseconds(1));
+    sleep_ = std::min<microseconds>(sleep_ * 2, crowded ? p_.max_sleep_crowded : p_.max_sleep);
   }
   return waited_s_;
 }

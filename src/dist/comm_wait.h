@@ -51,10 +51,15 @@ class CommScope {
 void set_wait_yield_at_once(bool on);
 bool wait_yield_at_once();
 
-// Pause between two polls of a pending operation: busy until `spin` has passed since the first poll (no spin with
-// set_wait_yield_at_once), then sched_yield until `yield`, then sleeps of 50 us doubling up to 1 ms.
+// Pause between two polls of a pending operation: busy until `spin` has passed since the first poll, then
+// sched_yield until `yield`, then sleeps of 50 us doubling up to `max_sleep`. With set_wait_yield_at_once (a crowded
+// machine): no spin, yield until `yield_crowded`, sleeps up to `max_sleep_crowded`. A yielding rank stays runnable,
+// and each of its polls costs system calls (epoll on TCP links): on the 2-host namespace cluster, tp 2 x pp 2 (4 ranks,
+// 2 cores) spent 45% of its CPU in the kernel and decoded at 39-43 ms/step against 23 on one host, the idle stage's
+// polls taking cores from the busy one; sleeping frees the core.
 struct BackoffPolicy {
-  std::chrono::microseconds spin{2000}, yield{50000};
+  std::chrono::microseconds spin{2000}, yield{50000}, max_sleep{1000};
+  std::chrono::microseconds yield_crowded{200}, max_sleep_crowded{250};
 };
 constexpr BackoffPolicy kSleepAtOnce{std::chrono::microseconds(0), std::chrono::microseconds(0)};
 

@@ -147,6 +147,7 @@ struct Ctx {
   std::vector<Link> tp_link;            // per stage
   std::vector<Contention> k[2];         // per phase (0 prefill, 1 decode) and stage
   double comm[2] = {0, 0};              // stage 0's tensor-parallel communication per phase
+  WaitModel wait;                       // how the ranks' waits end (crowded hosts sleep sooner)
   int rank(int stage) const { return stage * l.tp; }
   Link pp_link(int s, int t) const { return cl.link(rank(s), rank(t)); }
   double pp_share(int s, int t) const {
@@ -332,6 +333,20 @@ void build_sp_prefill(Ctx& x, Sim& sim) {
   for (int s = 0; s < N; ++s) sim.mark(s, kTtftMark);
 }
 
+// The waits of dist::Backoff: on a host whose ranks outnumber its cores (dist::set_wait_yield_at_once) a wait sleeps
+// after yield_crowded, its sleeps up to max_sleep_crowded (ending about half of one late); elsewhere after `yield`.
+WaitModel wait_model(const Cluster& cl, int threads) {
+  using std::chrono::duration;
+  const dist::BackoffPolicy b;
+  WaitModel w;
+  for (const HostSpec& h : cl.hosts)
+    if (h.devices == 0 && h.ranks * threads > h.cores) {
+      w.sleep_after_s = duration<double>(std::min(b.yield, b.yield_crowded)).count();
+      w.wake_s = duration<double>(b.max_sleep_crowded).count() / 2;
+    }
+  return w;
+}
+
 }  // namespace
 
 Prediction predict(const ModelConfig& c, const Profile& p, const Cluster& cl, const PerfLayout& l, const Workload& w) {
@@ -344,6 +359,7 @@ Prediction predict(const ModelConfig& c, const Profile& p, const Cluster& cl, co
     x.tp_link.push_back(one_host ? cl.intra_link(h) : cl.inter);
   }
   for (auto& k : x.k) k.assign(static_cast<size_t>(l.pp), Contention{});
+  x.wait = wait_model(cl, p.threads);
   Prediction out;
   const int64_t S = w.max_output - 1;
   const bool sp = l.sp_chunk > 0, sync = sp && l.kv_sync != KvSyncKind::None;
@@ -351,7 +367,7 @@ Prediction predict(const ModelConfig& c, const Profile& p, const Cluster& cl, co
   for (int round = 0; round < 4; ++round) {
     x.reset_counts();
     if (sp) {
-      Sim sim;
+      Sim sim(x.wait);
       for (int s = 0; s < 2 * l.pp; ++s) sim.add_actor();  // the stages, then their KV-sync threads
       build_sp_prefill(x, sim);
       sim.run();
@@ -368,7 +384,7 @@ Prediction predict(const ModelConfig& c, const Profile& p, const Cluster& cl, co
         }
         out.tpot_s = S > 0 ? t / S : 0;
       } else {
-        Sim dec;
+        Sim dec(x.wait);
         for (int s = 0; s < l.pp; ++s) dec.add_actor();
         build_step_loop(x, dec, 1, 1);
         dec.run();
@@ -376,7 +392,7 @@ Prediction predict(const ModelConfig& c, const Profile& p, const Cluster& cl, co
         x.update_contention(1, dec);
       }
     } else {
-      Sim sim;
+      Sim sim(x.wait);
       for (int s = 0; s < l.pp; ++s) sim.add_actor();
       build_step_loop(x, sim, 0, static_cast<int>(std::min<int64_t>(l.micro_batches, w.batch)));
       sim.run();

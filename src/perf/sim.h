@@ -19,12 +19,12 @@
 namespace autodist::perf {
 
 // How a waiting rank behaves (dist/comm_wait.h's Backoff): it spins for spin_s (holding its core), yields until
-// sleep_after_s (a yield gives the core to any other runnable rank), then sleeps in steps up to 1 ms, so a wait
+// sleep_after_s (a yield gives the core to any other runnable rank), then sleeps in steps up to max_sleep, so a wait
 // longer than that ends on average wake_s late. The defaults are dist::BackoffPolicy's.
 struct WaitModel {
   double spin_s = std::chrono::duration<double>(dist::BackoffPolicy{}.spin).count();
   double sleep_after_s = std::chrono::duration<double>(dist::BackoffPolicy{}.yield).count();
-  double wake_s = 0.5e-3;
+  double wake_s = std::chrono::duration<double>(dist::BackoffPolicy{}.max_sleep).count() / 2;
 };
 
 class Sim {

@@ -70,6 +70,7 @@ class StageExecutor {
 
  private:
   void wait_send(size_t b);  // buffer b's activation send, if one is in flight
+  void forward(Tensor x);    // the stage's layers, testing the sends in flight between them
 
   Backend& be_;
   Stage& stage_;
