@@ -89,15 +89,20 @@ need_up() { [ -f "$DIR/env" ] || die "cluster '$NAME' is not up (cluster.sh up N
 
 # ------------------------------------------------------------------ link shaping
 shape_link() {  # shape_link NS RATE|off: tbf on both ends of host NS's veth
-  local ns=$1 rate=$2 burst
+  local ns=$1 rate=$2 burst gso=65536
   tc qdisc del dev "$ns" root 2>/dev/null || true
   ip netns exec "$ns" tc qdisc del dev eth0 root 2>/dev/null || true
-  [ "$rate" = off ] || [ -z "$rate" ] && return 0
-  # burst: 10 ms of the rate, at least 64 KiB (a GSO packet on the veth can be that big)
+  [ "$rate" = off ] || [ -z "$rate" ] || gso=1500
+  # Shaped, the veth sends packets of one MTU (no 64 KiB GSO packets), so the bucket can be small: 200 us of the
+  # rate, at least two packets. A bucket of 10 ms let sparse messages pass at the veth's own speed (a 1 Gb/s link
+  # carried 1 MB bursts unshaped), which no real link of that rate does.
+  ip link set dev "$ns" gso_max_size "$gso" 2>/dev/null || true
+  ip netns exec "$ns" ip link set dev eth0 gso_max_size "$gso" 2>/dev/null || true
+  [ "$gso" = 65536 ] && return 0
   burst=$(awk -v r="$rate" 'BEGIN {
       n = r + 0; u = tolower(substr(r, length(n "") + 1));
       m = (u ~ /^g/) ? 1e9 : (u ~ /^m/) ? 1e6 : (u ~ /^k/) ? 1e3 : 1;
-      b = n * m / 8 / 100; if (b < 65536) b = 65536; printf "%d", b }')
+      b = n * m / 8 * 200e-6; if (b < 3028) b = 3028; printf "%d", b }')
   tc qdisc add dev "$ns" root tbf rate "$rate" burst "$burst" latency 50ms ||
     die "tc qdisc add dev $ns root tbf rate $rate failed"
   ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency 50ms ||
