@@ -253,4 +253,59 @@ void reduce_scatter(const Ctx& x, const void* send, void* recv, int count, MPI_D
     if (r != x.rank) combine(x, got + size_t(r) * bytes, recv, count, t, op);
 }
 
+// Ring: n-1 steps; at step k rank r sends the block it got at step k-1 (its own at step 0) to r+1 and receives block
+// r-k-1 from r-1. Its own block is copied into recv while the first messages are in flight.
+void all_gather_ring(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t) {
+  const int n = x.size, r = x.rank;
+  const size_t bytes = size_t(count) * type_bytes(x, t);
+  char* out = static_cast<char*>(recv);
+  auto slot = [&](int b) { return out + size_t((b % n + n) % n) * bytes; };
+  const bool copy = slot(r) != send;
+  if (n == 1 && copy) std::memcpy(out, send, bytes);
+  Round rd(x, "all_gather");
+  for (int k = 0; k < n - 1; ++k) {
+    rd.recv(slot(r - k - 1), count, t, (r - 1 + n) % n);
+    rd.send(k == 0 ? send : slot(r - k), count, t, (r + 1) % n);
+    if (k == 0 && copy) std::memcpy(slot(r), send, bytes);
+    rd.wait();
+  }
+}
+
+// Ring: n-1 steps; at step k rank r receives from r-1 the partial sum of block r-k-2, adds its own block to it and,
+// but at the last step (block r, the result), sends it on to r+1 at step k+1. Segment by segment: each one goes on
+// as soon as it is summed, so the successor's receive overlaps this rank's sum, and a sum reads a segment that has
+// just arrived (still in cache).
+void reduce_scatter_ring(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t, MPI_Op op) {
+  const int n = x.size, r = x.rank;
+  const size_t bytes = size_t(count) * type_bytes(x, t);
+  const char* in = static_cast<const char*>(send);
+  auto block = [&](int b) { return in + size_t((b % n + n) % n) * bytes; };
+  char* out = static_cast<char*>(recv);
+  const bool in_place = out == block(r);
+  if (n == 1 && !in_place) std::memcpy(out, in, bytes);
+  if (n == 1) return;
+  const Segments sg(count, type_bytes(x, t));
+  // buf[k % 2]: the partial sums that arrive at step k (n > 2); at the last step recv itself, or (in place) a scratch
+  // block from which they are added to recv, which holds this rank's own block.
+  char* b0 = scratch(x, n > 2 ? 2 * page_up(bytes) : in_place ? bytes : 0);
+  char* buf[2] = {b0, n > 2 ? b0 + page_up(bytes) : b0};
+  const int next = (r + 1) % n, prev = (r - 1 + n) % n;
+  Round rd[2] = {{x, "reduce_scatter"}, {x, "reduce_scatter"}};  // the sends of steps k and k+1
+  for (int j = 0; j < sg.n; ++j) rd[0].send(block(r - 1) + sg.off(j), sg.count(j), t, next);
+  for (int k = 0; k < n - 1; ++k) {
+    const bool last = k == n - 2;
+    const char* own = block(r - k - 2);
+    char* dst = last && !in_place ? out : buf[k % 2];
+    for (int j = 0; j < sg.n; ++j) {
+      const size_t o = sg.off(j);
+      const int c = sg.count(j);
+      rd[k % 2].recv_now(dst + o, c, t, prev);
+      if (last && in_place) combine(x, dst + o, out + o, c, t, op);
+      else combine(x, own + o, dst + o, c, t, op);
+      if (!last) rd[(k + 1) % 2].send(dst + o, c, t, next);
+    }
+    rd[k % 2].wait();  // these sends read buf[(k + 1) % 2], where step k+1's sums arrive
+  }
+}
+
 }  // namespace autodist::dist::small
