@@ -25,7 +25,8 @@
 namespace autodist::dist {
 
 // Collectives whose larger buffer holds at most this many bytes run as point-to-point messages (mpi_small.h), larger
-// ones as MPI's non-blocking collectives; every rank of a call takes the same path.
+// ones as MPI's non-blocking collectives, but for reduce, all_gather and reduce_scatter, point-to-point at every size;
+// every rank of a call takes the same path.
 constexpr int64_t kSmallMessageBytes = 16384;
 
 class MpiCommunicator final : public Communicator {

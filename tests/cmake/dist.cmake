@@ -27,7 +27,16 @@ add_test(NAME comm_bench_bf16_np3
 add_test(NAME comm_bench_singleton
          COMMAND ${AUTODIST_BIN} comm-bench --op all_reduce,broadcast,all_gather --check -b 8 -e 64K -f 8
                  --output-dir ${CMAKE_CURRENT_BINARY_DIR}/comm_bench_singleton)
-set_tests_properties(comm_bench_all_np4 comm_bench_bf16_np3 comm_bench_singleton PROPERTIES
+# The large-message rings and the segmented reduce (src/dist/mpi_small.cpp) on 3 ranks, f32 and bf16: blocks of
+# several segments at sizes no segment divides (100K x 3^k), both placements.
+foreach(dt f32 bf16)
+  add_test(NAME comm_bench_large_${dt}_np3
+           COMMAND ${MPIRUN} -np 3 ${AUTODIST_BIN} comm-bench --op all_gather,reduce_scatter,reduce --check --dtype ${dt}
+                   --root 1 -b 100K -e 3M -f 3 --iters 2 --warmup 1)
+  set_tests_properties(comm_bench_large_${dt}_np3 PROPERTIES PROCESSORS 3)
+  list(APPEND CB_CHECKED comm_bench_large_${dt}_np3)
+endforeach()
+set_tests_properties(comm_bench_all_np4 comm_bench_bf16_np3 comm_bench_singleton ${CB_CHECKED} PROPERTIES
                      ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 600 FAIL_REGULAR_EXPRESSION "FAILED")
 set_tests_properties(comm_bench_all_np4 PROPERTIES PROCESSORS 4)
 set_tests_properties(comm_bench_bf16_np3 PROPERTIES PROCESSORS 3)

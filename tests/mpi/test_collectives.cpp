@@ -78,7 +78,7 @@ TEST_CASE("reduce to every root, every op; recv only significant on the root") {
   const int r = world().rank(), n = world().size();
   for (DType t : {DType::F32, DType::I32, DType::BF16})
     for (ReduceOp op : kOps)
-      for (int64_t count : {int64_t(1), int64_t(7), int64_t(100003)})
+      for (int64_t count : {int64_t(1), int64_t(7), int64_t(300007)})  // 300007: segments, the last one short
         for (int root = 0; root < n; ++root) {
           Buf s(t, count), out(t, count);
           fill(s, [&](int64_t i) { return r + i % 5; });
@@ -92,10 +92,16 @@ TEST_CASE("reduce to every root, every op; recv only significant on the root") {
 
 TEST_CASE("reduce in place on the root (send and recv are the same buffer)") {
   const int r = world().rank(), n = world().size();
-  Buf b(DType::F32, 1000);
-  fill(b, [&](int64_t i) { return r + i % 5; });
-  world().reduce(b.tensor(), r == 0 ? b.tensor() : Tensor(), ReduceOp::Sum, 0);
-  if (r == 0) expect_all(b, [&](int64_t i) { return reduced(ReduceOp::Sum, n, double(i % 5)); }, "in-place reduce");
+  for (DType t : {DType::F32, DType::BF16})
+    for (int64_t count : {int64_t(1000), int64_t(300007)})
+      for (int root = 0; root < n; ++root) {
+        Buf b(t, count);
+        fill(b, [&](int64_t i) { return r + i % 5; });
+        world().reduce(b.tensor(), r == root ? b.tensor() : Tensor(), ReduceOp::Sum, root);
+        if (r == root)
+          expect_all(b, [&](int64_t i) { return reduced(ReduceOp::Sum, n, double(i % 5)); },
+                     label("in-place reduce", t, ReduceOp::Sum, count) + fmt::format(" root {}", root));
+      }
 }
 
 TEST_CASE("all_gather: recv holds size() rank-major blocks") {
@@ -237,7 +243,7 @@ TEST_CASE("all_reduce out of place: recv gets the reduction, send is left as it 
 TEST_CASE("in-place layouts: all_gather from recv's own block, reduce_scatter into send's own block") {
   const int r = world().rank(), n = world().size();
   for (ReduceOp op : kOps)
-    for (int64_t k : {int64_t(1), int64_t(7), int64_t(4099)}) {
+    for (int64_t k : {int64_t(1), int64_t(7), int64_t(4099), int64_t(300007)}) {  // small, ring, segmented ring
       Buf g(DType::F32, k * n);
       fill(g, [](int64_t) { return -1; });
       Tensor own = g.block(k * r, k);
