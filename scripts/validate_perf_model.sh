@@ -14,7 +14,8 @@
 #   --plan RATES with --cluster: at each of these rates also run `autodist plan` for 2 ranks (one per host), measure
 #                every layout it lists and say whether its first choice (by TTFT and by TPOT) is within 10% of the
 #                best measured layout (OUT/plan.csv)
-#   --repredict  keep the measurements (and comm-bench) of OUT/validation.csv, profile and predict again
+#   --repredict  keep the measurements (and comm-bench) of OUT/validation.csv (and OUT/plan.csv: layouts the plan
+#                lists again), profile and predict again
 #   KEEP_PROFILE=1  use OUT/profile.json if it is there instead of profiling again
 #   MPIRUN       (without --cluster) launcher up to the rank count (default "mpirun --oversubscribe -np")
 #   CLUSTER      (without --cluster) predict's cluster flags (default: this machine, one host with the config's
@@ -167,10 +168,11 @@ cluster_flags() {  # RATE RANKS PER_HOST: predict's cluster for this configurati
 measure() {  # RANKS PER_HOST FLAGS BATCH PLEN OLEN -> "ttft_ms tpot_ms"
   local args=(--model "$model" $3 --batch-size "$4" --prompt-len "$5" --output-len "$6" --log-level warn) line
   wait_quiet >&2
+  # </dev/null: mpirun forwards its stdin to rank 0, which would eat the caller's `while read` input.
   if [ "$1" = 1 ] && [ $on_cluster = 0 ]; then
-    line=$("$bin" bench "${args[@]}" --warmup 1 --iters "$ITERS" | tail -1)
+    line=$("$bin" bench "${args[@]}" --warmup 1 --iters "$ITERS" </dev/null | tail -1)
   else
-    line=$($(launcher "$1" "$2") "$bin" bench "${args[@]}" --warmup 1 --iters "$ITERS" | tail -1)
+    line=$($(launcher "$1" "$2") "$bin" bench "${args[@]}" --warmup 1 --iters "$ITERS" </dev/null | tail -1)
   fi
   # | device | tp | pp | mb | batch | prompt | output | prefill ms | (..) | tok/s | decode ms/step | ...
   awk -F'|' '{gsub(/ /, "", $9); gsub(/ /, "", $12); print $9, $12}' <<<"$line"
@@ -194,7 +196,10 @@ print(f'"{name}",{rate},{ranks},{per_host},{batch},{plen},{olen},{mt:.2f},{p["tt
 EOF
 }
 plan_csv=$out/plan.csv
-[ -z "$plan_rates" ] || echo "link,rank_by,layout,predicted_ms,measured_ms" > "$plan_csv"
+if [ -n "$plan_rates" ]; then
+  [ $repredict = 1 ] && [ -f "$plan_csv" ] && cp "$plan_csv" "$out/plan_measured.csv"
+  echo "link,rank_by,layout,predicted_ms,measured_ms" > "$plan_csv"
+fi
 for rate in $rates; do
   [ $on_cluster = 0 ] || { echo "== cluster: 2 hosts, link ${rate}"; cluster_up "$rate"; }
   for c in "${configs[@]}"; do
@@ -227,7 +232,12 @@ for l in json.load(open(sys.argv[1]))["layouts"]:
 EOF
     while IFS='|' read -r name flags p_ttft p_tpot; do
       echo "== plan: $name ($rate)"
-      read -r m_ttft m_tpot < <(measure 2 1 "$flags" 1 256 16)
+      m_ttft="" m_tpot=""
+      if [ $repredict = 1 ] && [ -f "$out/plan_measured.csv" ]; then  # the measurements of the last run, if any
+        m_ttft=$(awk -F, -v r="$rate" -v n="$name" '$1 == r && $2 == "ttft" && $3 == n {print $5}' "$out/plan_measured.csv")
+        m_tpot=$(awk -F, -v r="$rate" -v n="$name" '$1 == r && $2 == "tpot" && $3 == n {print $5}' "$out/plan_measured.csv")
+      fi
+      [ -n "$m_tpot" ] || read -r m_ttft m_tpot < <(measure 2 1 "$flags" 1 256 16)
       [ -n "${m_tpot:-}" ] || { echo "the measurement of $name failed" >&2; exit 1; }
       echo "$rate,ttft,$name,$p_ttft,$m_ttft" >> "$plan_csv"
       echo "$rate,tpot,$name,$p_tpot,$m_tpot" >> "$plan_csv"

@@ -1,5 +1,6 @@
 #include "perf/comm_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -8,6 +9,20 @@
 #include "core/file.h"
 
 namespace autodist::perf {
+
+double Link::time(double bytes, double share) const {
+  const double x = bytes * share;
+  if (measured.size() < 2) return alpha_s + x / bw_Bps;
+  const auto& lo = measured.front();
+  const auto& hi = measured.back();
+  if (x <= lo.first) return std::max(alpha_s, lo.second - (lo.first - x) / bw_Bps);
+  if (x >= hi.first) return hi.second + (x - hi.first) / bw_Bps;
+  auto it = std::lower_bound(measured.begin(), measured.end(), x,
+                             [](const std::pair<double, double>& p, double v) { return p.first < v; });
+  const auto& b = *it;
+  const auto& a = *(it - 1);
+  return a.second + (b.second - a.second) * (x - a.first) / (b.first - a.first);
+}
 
 Link fit_alpha_beta(const std::vector<std::pair<double, double>>& xs, const std::string& what) {
   AD_CHECK(xs.size() >= 2, "{}: {} rows; fitting latency and bandwidth needs at least two message sizes", what,
@@ -90,7 +105,20 @@ Link link_from_comm_rows(const std::vector<CommRow>& rows, const std::string& wh
     std::vector<std::pair<double, double>> xs;
     for (const CommRow& r : rows)
       if (r.op == op && r.placement != "in-place" && r.placement != "inplace") xs.emplace_back(r.bytes, r.time_s);
-    if (xs.size() >= 2) return fit_alpha_beta(xs, fmt::format("{} ({} rows)", what, op));
+    if (xs.size() >= 2) {
+      Link l = fit_alpha_beta(xs, fmt::format("{} ({} rows)", what, op));
+      std::sort(xs.begin(), xs.end());
+      // One point per size (several CSVs may repeat one): their mean.
+      for (size_t i = 0; i < xs.size();) {
+        size_t j = i;
+        double t = 0;
+        for (; j < xs.size() && xs[j].first == xs[i].first; ++j) t += xs[j].second;
+        l.measured.emplace_back(xs[i].first, t / double(j - i));
+        i = j;
+      }
+      if (l.measured.size() < 2) l.measured.clear();
+      return l;
+    }
   }
   std::vector<std::pair<double, double>> xs;
   for (const CommRow& r : rows)

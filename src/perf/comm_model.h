@@ -16,7 +16,12 @@ namespace autodist::perf {
 struct Link {
   double alpha_s = 0;     // latency per message
   double bw_Bps = 1e30;   // bytes per second
-  double time(double bytes, double share = 1) const { return alpha_s + bytes * share / bw_Bps; }
+  // Measured (bytes, seconds), ascending, when the link came from comm-bench rows: between the first and the last
+  // size a message of n x share bytes costs the piecewise-linear interpolation of the measurements (a shaped TCP link
+  // carried 92 Mb/s at 4 KiB and 58 at 4 MiB, which no single alpha and bw fit); outside, the fit's slope from the
+  // nearest end.
+  std::vector<std::pair<double, double>> measured;
+  double time(double bytes, double share = 1) const;
 };
 
 // Least squares of t = alpha + bytes / bw over (bytes, seconds); throws when the rows cannot give a bandwidth
@@ -31,7 +36,8 @@ struct CommRow {
 };
 // Every row of DIR/comm_bench.csv; throws naming the file, line and column that is wrong.
 std::vector<CommRow> read_comm_csv(const std::string& path);
-// The link: from the sendrecv rows (one message each way per rank: t = alpha + n / bw), else the isend_irecv rows,
+// The link: from the sendrecv rows (one message each way per rank: t = alpha + n / bw; their points kept in
+// Link::measured), else the isend_irecv rows,
 // else the all_reduce rows through the ring formula; out-of-place rows, time_us (the slowest rank).
 Link link_from_comm_rows(const std::vector<CommRow>& rows, const std::string& what);
 // The per-hop link of the ring all_reduce rows of more than `cores` ranks (oversubscribed); false when there are

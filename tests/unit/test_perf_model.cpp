@@ -38,6 +38,21 @@ TEST_CASE("perf: the alpha-beta fit recovers the latency and bandwidth of synthe
   CHECK(l2.bw_Bps == doctest::Approx(bw).epsilon(1e-6));
 }
 
+TEST_CASE("perf: a link from comm-bench rows interpolates its measurements") {
+  // 1 KiB 100 us, 4 KiB 400 us, 1 MiB 100 ms (the bandwidth falls with the size, as on a shaped TCP link).
+  const std::vector<CommRow> rows = {{"sendrecv", "out-of-place", 2, 1024, 100e-6},
+                                     {"sendrecv", "out-of-place", 2, 4096, 400e-6},
+                                     {"sendrecv", "out-of-place", 2, 1048576, 0.1},
+                                     {"all_reduce", "out-of-place", 2, 4096, 1.0}};  // not a sendrecv row: ignored
+  const Link l = link_from_comm_rows(rows, "rows");
+  REQUIRE(l.measured.size() == 3);
+  CHECK(l.time(2048) == doctest::Approx(200e-6));                           // between 1 and 4 KiB
+  CHECK(l.time(1024, 2) == doctest::Approx(200e-6));                        // two flows: 2 KiB through the link
+  CHECK(l.time(4096 + (1048576 - 4096) / 2.0) == doctest::Approx(0.0502));  // halfway to 1 MiB
+  CHECK(l.time(2 * 1048576.0) == doctest::Approx(0.1 + 1048576 / l.bw_Bps));  // beyond: the fit's slope
+  CHECK(l.time(0) >= l.alpha_s);
+}
+
 TEST_CASE("perf: the alpha-beta fit refuses rows that give no bandwidth") {
   CHECK_THROWS_WITH_AS(fit_alpha_beta({{1024, 1e-5}}, "f.csv"), doctest::Contains("at least two message sizes"), Error);
   CHECK_THROWS_WITH_AS(fit_alpha_beta({{1024, 1e-5}, {1024, 2e-5}}, "f.csv"), doctest::Contains("same size"), Error);
