@@ -151,7 +151,7 @@ def paper_section(d, n):
                 for l in p["layouts"][:8]]
         s.append(table(["layout", "TTFT ms", "time/token ms", "tokens/s", "GB/rank", "prefill comm ms",
                         "decode comm ms/token"], rows))
-        s.append("<p class='note'>comm: rank 0's tensor-parallel and pipeline transfers (without waits).</p>")
+        s.append("<p class='note'>comm: rank 0's tensor-parallel collectives (without waits); pipeline sends are not counted here.</p>")
     return "\n".join(s)
 
 
