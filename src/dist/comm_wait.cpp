@@ -78,11 +78,11 @@ double Backoff::pause() {
   spinning_ = waited < p_.spin && !wait_yield_at_once();
   if (spinning_) return waited_s_;
   const bool crowded = wait_yield_at_once();
-  if (waited < (crowded ? std::min(p_.yield, p_.yield_crowded) : p_.yield)) {
+  if (waited < p_.sleep_after(crowded)) {
     sched_yield();
   } else {
     std::this_thread::sleep_for(sleep_);
-    sleep_ = std::min<microseconds>(sleep_ * 2, crowded ? p_.max_sleep_crowded : p_.max_sleep);
+    sleep_ = std::min<microseconds>(sleep_ * 2, p_.longest_sleep(crowded));
   }
   return waited_s_;
 }

@@ -11,6 +11,7 @@
 // rank logs "rank R: waited T s in OP ...", runs the hook (a sweep records its point), and calls MPI_Abort so
 // every peer ends too. As NCCL's blocking wait and torch's watchdog do, the timeout is per operation.
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -60,6 +61,9 @@ bool wait_yield_at_once();
 struct BackoffPolicy {
   std::chrono::microseconds spin{2000}, yield{50000}, max_sleep{1000};
   std::chrono::microseconds yield_crowded{200}, max_sleep_crowded{250};
+  // When a wait stops yielding and starts sleeping, and its longest sleep, on a crowded machine or not.
+  std::chrono::microseconds sleep_after(bool crowded) const { return crowded ? std::min(yield, yield_crowded) : yield; }
+  std::chrono::microseconds longest_sleep(bool crowded) const { return crowded ? max_sleep_crowded : max_sleep; }
 };
 constexpr BackoffPolicy kSleepAtOnce{std::chrono::microseconds(0), std::chrono::microseconds(0)};
 

@@ -341,8 +341,8 @@ WaitModel wait_model(const Cluster& cl, int threads) {
   WaitModel w;
   for (const HostSpec& h : cl.hosts)
     if (h.devices == 0 && h.ranks * threads > h.cores) {
-      w.sleep_after_s = duration<double>(std::min(b.yield, b.yield_crowded)).count();
-      w.wake_s = duration<double>(b.max_sleep_crowded).count() / 2;
+      w.sleep_after_s = duration<double>(b.sleep_after(true)).count();
+      w.wake_s = duration<double>(b.longest_sleep(true)).count() / 2;
     }
   return w;
 }

@@ -23,8 +23,8 @@ namespace autodist::perf {
 // longer than that ends on average wake_s late. The defaults are dist::BackoffPolicy's.
 struct WaitModel {
   double spin_s = std::chrono::duration<double>(dist::BackoffPolicy{}.spin).count();
-  double sleep_after_s = std::chrono::duration<double>(dist::BackoffPolicy{}.yield).count();
-  double wake_s = std::chrono::duration<double>(dist::BackoffPolicy{}.max_sleep).count() / 2;
+  double sleep_after_s = std::chrono::duration<double>(dist::BackoffPolicy{}.sleep_after(false)).count();
+  double wake_s = std::chrono::duration<double>(dist::BackoffPolicy{}.longest_sleep(false)).count() / 2;
 };
 
 class Sim {

@@ -103,7 +103,7 @@ void check_same(const RunRecord& r, const RunView& v) {
     ok = a.op == b.op && a.bytes == b.bytes && a.count == b.count && a.dtype == b.dtype && same(a.time_us, b.time_us) &&
          same(a.algbw, b.algbw) && same(a.busbw, b.busbw) && a.wrong == b.wrong;
   }
-  if (!ok) std::abort();  // a value did not survive the round trip
+  autodist::fuzz::fuzz_assert(ok, "a value read back differs from the one written");
 }
 
 // Overwrites the stored rows of every dataset of every run with the input's bytes.
@@ -111,7 +111,7 @@ void overwrite_rows(const std::string& path, FuzzedDataProvider& in) {
   struct Span { haddr_t off; hsize_t n; };
   std::vector<Span> spans;
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) std::abort();
+  autodist::fuzz::fuzz_assert(f >= 0, "the file just written opens");
   H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC,
            [](hid_t root, const char* name, const H5O_info_t* info, void* out) -> herr_t {
              if (info->type != H5O_TYPE_DATASET) return 0;
@@ -125,7 +125,7 @@ void overwrite_rows(const std::string& path, FuzzedDataProvider& in) {
            &spans, H5O_INFO_BASIC);
   H5Fclose(f);
   std::FILE* fp = std::fopen(path.c_str(), "r+b");
-  if (!fp) std::abort();
+  autodist::fuzz::fuzz_assert(fp != nullptr, "the file just written opens for writing");
   for (const Span& s : spans) {
     std::vector<uint8_t> bytes = in.ConsumeBytes<uint8_t>(s.n);
     std::fseek(fp, static_cast<long>(s.off), SEEK_SET);
@@ -154,7 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string bytes = in.ConsumeRemainingBytesAsString();
     if (has_hdf5_signature(bytes)) return 0;
     d.write("trace.h5", bytes);
-    if (expected([&] { read_trace(path); })) std::abort();  // must be refused
+    fuzz_assert(!expected([&] { read_trace(path); }), "a file that is not HDF5 is refused");
     return 0;
   }
   std::vector<RunRecord> runs;
@@ -165,16 +165,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (runs.empty()) return 0;
   std::vector<RunView> back = read_trace(path);  // a file it just wrote: any error is a finding
-  if (back.size() != runs.size()) std::abort();
+  fuzz_assert(back.size() == runs.size(), "every run appended is read back");
   for (size_t i = 0; i < runs.size(); ++i) check_same(runs[i], back[i]);
 
   overwrite_rows(path, in);
   for (const RunView& v : read_trace(path))
     for (const CommRow& c : v.comm)
-      if (c.op.size() > 24 || c.dtype.size() > 8) std::abort();  // the fixed widths of the file
+      fuzz_assert(c.op.size() <= 24 && c.dtype.size() <= 8, "comm strings within the file's fixed widths");
   const auto full = std::filesystem::file_size(path);
   const auto cut = in.ConsumeIntegralInRange<uintmax_t>(0, full - 1);
   std::filesystem::resize_file(path, cut);
-  if (expected([&] { read_trace(path); })) std::abort();  // a cut file must be refused
+  fuzz_assert(!expected([&] { read_trace(path); }), "a cut file is refused");
   return 0;
 }
