@@ -65,6 +65,10 @@ class Backend {
   virtual ~Backend() = default;
   virtual Device device() const = 0;
   virtual std::string name() const = 0;
+  // The GPU this backend runs on: its ordinal in this process and its UUID ("GPU-" and 32 hex digits, as
+  // nvidia-smi -L prints it), which tells two ranks on one GPU apart from two GPUs; -1 and "" on the cpu.
+  virtual int device_ordinal() const { return -1; }
+  virtual std::string device_uuid() const { return ""; }
 
   // ---- memory (setup and readback; not inside a step unless noted) ----
   virtual void* alloc(size_t bytes) = 0;

@@ -34,12 +34,12 @@ int guarded(CommandFn fn, int argc, char** argv) {
 std::string version_string() {
   std::string backends = "cpu";
 #ifdef AUTODIST_HAVE_CUDA
-  backends += ", cuda (single rank, not yet verified on a GPU)";
+  backends += ", cuda (not yet verified on a GPU)";
 #endif
   return fmt::format("autodist {} (git {}), backends: {}, communicators: mpi{}\n", AUTODIST_VERSION,
                      AUTODIST_GIT_REV, backends,
-#ifdef AUTODIST_HAVE_CUDA
-                     ", nccl (built, not wired into the engine)"
+#ifdef AUTODIST_HAVE_NCCL
+                     ", nccl (libnccl opened at run time, not yet verified on a GPU)"
 #else
                      ""
 #endif

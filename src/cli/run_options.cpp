@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/comm_wait.h"
+#include "dist/data_channels.h"
+#include "dist/device_choice.h"
 #include "dist/mpi_env.h"
 
 namespace autodist::cli {
@@ -24,8 +26,8 @@ void add_run_options(po::options_description& d, RunOptions& o) {
     ("micro-batches", po::value(&o.micro_batches)->default_value(1), "pipeline micro-batches")
     ("sp-chunk-size", po::value(&o.sp_chunk_size)->default_value(0), "chunked SP+PP prefill (0: off)")
     ("kv-sync", po::value(&o.kv_sync), "pairwise | ring | none (with --sp-chunk-size)")
-    ("device", po::value(&o.device)->default_value("auto"), "auto | cpu | cuda")
-    ("comm", po::value(&o.comm)->default_value("auto"), "auto | mpi | nccl")
+    ("device", po::value(&o.device)->default_value("auto"), "auto | cpu | cuda | cuda:N (default GPU: local rank modulo the visible GPUs)")
+    ("comm", po::value(&o.comm)->default_value("auto"), "data channels: auto (nccl when every rank of a group has its own GPU, else mpi) | mpi | nccl")
     ("dtype", po::value(&o.dtype)->default_value("auto"), "weights: auto | bf16 | f16 | f32 (cpu: math in f32, auto = f32)")
     ("cuda-graph", po::value(&o.cuda_graph)->default_value("on"), "on | off")
     ("cache-dir", po::value(&o.cache_dir), "pre-sharded weights per rank, written on the first run and reused (see autodist cache)")
@@ -53,18 +55,18 @@ void check_run_options(RunOptions& o) {
   AD_CHECK(ranks <= INT_MAX, "--tp {} x --pp {} = {} ranks is more than MPI can launch (at most {})", o.tp, o.pp,
            ranks, INT_MAX);
   AD_CHECK(o.micro_batches >= 1, "--micro-batches must be >= 1, got {}", o.micro_batches);
-  AD_CHECK(o.device == "auto" || o.device == "cpu" || o.device == "cuda",
-           "--device must be auto, cpu or cuda, got '{}'", o.device);
+  const dist::DeviceRequest device = dist::parse_device(o.device);  // auto | cpu | cuda | cuda:N
   AD_CHECK(o.comm == "auto" || o.comm == "mpi" || o.comm == "nccl", "--comm must be auto, mpi or nccl, got '{}'",
            o.comm);
   AD_CHECK(o.cuda_graph == "on" || o.cuda_graph == "off", "--cuda-graph must be on or off, got '{}'", o.cuda_graph);
 #ifndef AUTODIST_HAVE_CUDA
-  AD_CHECK(o.device != "cuda", "--device cuda: this build has no CUDA backend (see autodist --version)");
-  AD_CHECK(o.comm != "nccl", "--comm nccl: this build has no NCCL communicator (see autodist --version)");
-#else
-  AD_CHECK(o.comm != "nccl", "--comm nccl: the nccl communicator is built but not wired into the engine yet; use "
-                             "--comm mpi");
+  AD_CHECK(!device.cuda(), "--device {}: this build has no CUDA backend (see autodist --version)", o.device);
 #endif
+#ifndef AUTODIST_HAVE_NCCL
+  AD_CHECK(o.comm != "nccl", "--comm nccl: this build has no NCCL communicator (see autodist --version)");
+#endif
+  AD_CHECK(o.comm != "nccl" || device.cuda(), "--comm nccl moves device buffers between GPUs: use it with --device "
+                                              "cuda, or --comm mpi on the cpu");
   if (o.dtype != "auto") parse_dtype(o.dtype);  // throws naming the accepted values
   AD_CHECK(o.sp_chunk_size >= 0, "--sp-chunk-size must be a positive number of tokens (0: off), got {}",
            o.sp_chunk_size);
@@ -97,15 +99,16 @@ std::unique_ptr<RunContext> setup_run(RunOptions& o, std::unique_ptr<dist::Commu
     ctx->world = dist::make_mpi_world_communicator();
   }
   ctx->groups = dist::ParallelGroups::make(ctx->world.get(), o.tp, o.pp);
-  if (o.device == "cuda") {
-    // Unverified on a GPU so far (issue 5): one rank only until the communicators move device buffers.
-    AD_CHECK(o.tp * o.pp == 1 && !ctx->world,
-             "--device cuda runs one rank for now: the mpi communicator has no device-buffer staging and the nccl "
-             "communicator is not wired into the engine yet");
-    ctx->backend = make_cuda_backend(0);
+  const dist::DeviceRequest device = dist::parse_device(o.device);
+  if (device.cuda()) {
+    // The GPU of this rank: --device cuda:N, else its order among the ranks of its machine modulo the GPUs it sees.
+    const int ordinal = dist::pick_cuda_device(ctx->groups.topo.local_rank, cuda_device_count(), device.index);
+    ctx->backend = make_cuda_backend(ordinal);
   } else {
     ctx->backend = make_cpu_backend();  // --device auto stays on the cpu until the CUDA path is verified on a GPU
   }
+  ctx->channels = dist::open_data_channels(ctx->groups, o.comm, *ctx->backend);
+  if (ctx->world && ctx->is_root()) log::info("data channels: {}", ctx->channels.summary());
   ctx->cfg = load_model_config(o.model);
   EngineOptions eo;
   eo.model_dir = o.model;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backend/backend.h"
+#include "dist/data_channels.h"
 #include "dist/topology.h"
 #include "io/model_config.h"
 #include "model/family.h"
@@ -41,6 +42,7 @@ struct RunContext {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<dist::Communicator> world;  // null for a single rank without mpirun
   dist::ParallelGroups groups;
+  dist::DataChannels channels;  // what carries the tp and pp data, and why (--comm)
   ModelConfig cfg;
   std::unique_ptr<Engine> engine;
   bool is_root() const { return groups.topo.rank == 0; }

@@ -109,7 +109,8 @@ trace::RunRecord engine_run_record(const std::string& command, const std::string
   rec.set("output_len", output_len);
   rec.set("micro_batches", ro.micro_batches);
   rec.set("device", ctx.backend->device() == Device::CPU ? std::string("cpu") : std::string("cuda"));
-  rec.set("comm", ctx.world ? ctx.world->backend_name() : std::string("none"));
+  rec.set("comm", ctx.channels.name());
+  rec.set("comm_reason", ctx.channels.summary());
   rec.set("dtype", ro.dtype == "auto" ? std::string("f32") : ro.dtype);
   return rec;
 }

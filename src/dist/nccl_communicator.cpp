@@ -8,12 +8,18 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "dist/comm_wait.h"
+#include "dist/nccl_join.h"
+#include "dist/nccl_lazy.h"
 #endif
 
 namespace autodist::dist {
@@ -50,28 +56,68 @@ void cuda_ok(cudaError_t e, const char* call) {
 char* at(void* p, int64_t elems, DType t) { return static_cast<char*>(p) + elems * int64_t(dtype_size(t)); }
 size_t count(const Tensor& t) { return static_cast<size_t>(t.numel()); }
 
+// "ncclSystemError: <NCCL's last message>" for a failed call or init.
+std::string describe(ncclResult_t r, ncclComm_t comm) {
+  const std::string detail = nccl().last_error(comm);
+  return std::string(nccl().error_string(r)) + (detail.empty() ? "" : ": " + detail);
+}
+
+// The real steps of join_nccl: cudaSetDevice, ncclGetUniqueId, a non-blocking ncclCommInitRankConfig polled with
+// ncclCommGetAsyncError. The communicator is aborted unless release() takes it.
+class CudaJoin final : public NcclJoin {
+ public:
+  explicit CudaJoin(int device) : device_(device) {}
+  ~CudaJoin() override { abort(); }
+  ncclComm_t release() { return std::exchange(comm_, nullptr); }
+
+  void unique_id(char* id) override {
+    static_assert(sizeof(ncclUniqueId) == kIdBytes);
+    ncclUniqueId u;
+    const ncclResult_t r = nccl().get_unique_id(&u);
+    AD_CHECK(r == ncclSuccess, "ncclGetUniqueId failed: {}", describe(r, nullptr));
+    std::memcpy(id, u.internal, kIdBytes);
+  }
+  void prepare() override {
+    nccl();  // loads libnccl (throws naming it)
+    cuda_ok(cudaSetDevice(device_), "cudaSetDevice");
+  }
+  void start(const char* id, int nranks, int rank) override {
+    ncclUniqueId u;
+    std::memcpy(u.internal, id, kIdBytes);
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;  // returns at once; poll() watches it, so a peer that never joins cannot hold this rank
+    const ncclResult_t r = nccl().init_rank_config(&comm_, nranks, u, rank, &config);
+    AD_CHECK(r == ncclSuccess || r == ncclInProgress, "ncclCommInitRankConfig failed on GPU {}: {}", device_,
+             describe(r, comm_));
+  }
+  State poll(std::string& why) override {
+    ncclResult_t state = ncclInProgress;
+    const ncclResult_t r = nccl().get_async_error(comm_, &state);
+    if (r != ncclSuccess) state = r;
+    if (state == ncclInProgress) return State::Pending;
+    if (state == ncclSuccess) return State::Ready;
+    why = "ncclCommInitRankConfig on GPU " + std::to_string(device_) + ": " + describe(state, comm_);
+    return State::Failed;
+  }
+  void abort() noexcept override {
+    if (comm_) nccl().abort(comm_);
+    comm_ = nullptr;
+  }
+
+ private:
+  int device_;
+  ncclComm_t comm_ = nullptr;
+};
+
 class NcclCommunicator final : public Communicator {
  public:
+  // Joins over `mpi` (join_nccl: no rank enters the init alone, a failure anywhere ends it everywhere).
   NcclCommunicator(std::shared_ptr<Communicator> mpi, CudaBackend& be) : mpi_(std::move(mpi)), be_(be) {
     rank_ = mpi_->rank();
     size_ = mpi_->size();
-    // Rank 0's id and whether it got one, in one broadcast: a failure there must not leave the others waiting.
-    struct {
-      int32_t ok;
-      int32_t pad;
-      ncclUniqueId id;
-    } msg{};
-    static_assert(sizeof(msg) % 4 == 0, "broadcast as int32");
-    std::string err;
-    if (rank_ == 0) {
-      ncclResult_t r = ncclGetUniqueId(&msg.id);
-      msg.ok = r == ncclSuccess;
-      if (!msg.ok) err = std::string(": ") + ncclGetErrorString(r) + " " + ncclGetLastError(nullptr);
-    }
-    mpi_->broadcast(Tensor(&msg, DType::I32, {static_cast<int64_t>(sizeof(msg) / 4)}), 0);
-    AD_CHECK(msg.ok, "nccl communicator: ncclGetUniqueId failed on rank 0 of the group{}", err);
-    cuda_ok(cudaSetDevice(be_.device_index()), "cudaSetDevice");
-    check(ncclCommInitRank(&comm_, size_, msg.id, rank_), "ncclCommInitRank");
+    CudaJoin join(be_.device_index());
+    join_nccl(*mpi_, join, comm_timeout());
+    comm_ = join.release();
   }
 
   // Unchecked: a destructor cannot throw. Requests must not outlive their communicator (as with MPI).
@@ -80,7 +126,7 @@ class NcclCommunicator final : public Communicator {
     cudaSetDevice(be_.device_index());
     pending_.clear();
     cudaStreamSynchronize(stream());
-    ncclCommDestroy(comm_);
+    nccl().destroy(comm_);
     cudaGetLastError();
   }
 
@@ -103,7 +149,7 @@ class NcclCommunicator final : public Communicator {
     AD_CHECK(send.numel() == recv.numel(), "all_reduce: send has {} elements, recv {}; they must match",
              send.numel(), recv.numel());
     issue_pending();
-    check(ncclAllReduce(send.data, recv.data, count(recv), nccl_type(recv.dtype), nccl_op(op), comm(), stream()),
+    check(nccl().all_reduce(send.data, recv.data, count(recv), nccl_type(recv.dtype), nccl_op(op), comm(), stream()),
           "ncclAllReduce");
   }
 
@@ -114,7 +160,7 @@ class NcclCommunicator final : public Communicator {
     AD_CHECK(recv.numel() == send.numel() * size_, "all_gather: recv has {} elements, expected {} ranks x {} = {}",
              recv.numel(), size_, send.numel(), send.numel() * size_);
     issue_pending();
-    check(ncclAllGather(send.data, recv.data, count(send), nccl_type(send.dtype), comm(), stream()), "ncclAllGather");
+    check(nccl().all_gather(send.data, recv.data, count(send), nccl_type(send.dtype), comm(), stream()), "ncclAllGather");
   }
 
   void reduce_scatter(const Tensor& send, Tensor recv, ReduceOp op) override {
@@ -124,7 +170,7 @@ class NcclCommunicator final : public Communicator {
     AD_CHECK(send.numel() == recv.numel() * size_, "reduce_scatter: send has {} elements, expected {} ranks x {} = {}",
              send.numel(), size_, recv.numel(), recv.numel() * size_);
     issue_pending();
-    check(ncclReduceScatter(send.data, recv.data, count(recv), nccl_type(send.dtype), nccl_op(op), comm(), stream()),
+    check(nccl().reduce_scatter(send.data, recv.data, count(recv), nccl_type(send.dtype), nccl_op(op), comm(), stream()),
           "ncclReduceScatter");
   }
 
@@ -132,7 +178,7 @@ class NcclCommunicator final : public Communicator {
     require(buf, "broadcast");
     root_ok(root, "broadcast");
     issue_pending();
-    check(ncclBroadcast(buf.data, buf.data, count(buf), nccl_type(buf.dtype), root, comm(), stream()), "ncclBroadcast");
+    check(nccl().broadcast(buf.data, buf.data, count(buf), nccl_type(buf.dtype), root, comm(), stream()), "ncclBroadcast");
   }
 
   void reduce(const Tensor& send, Tensor recv, ReduceOp op, int root) override {
@@ -146,7 +192,7 @@ class NcclCommunicator final : public Communicator {
                send.numel());
     }
     issue_pending();
-    check(ncclReduce(send.data, is_root ? recv.data : nullptr, count(send), nccl_type(send.dtype), nccl_op(op), root,
+    check(nccl().reduce(send.data, is_root ? recv.data : nullptr, count(send), nccl_type(send.dtype), nccl_op(op), root,
                      comm(), stream()),
           "ncclReduce");
   }
@@ -169,9 +215,9 @@ class NcclCommunicator final : public Communicator {
     group("ncclSend/ncclRecv (gather)", [&](ncclResult_t& first) {
       if (is_root) {
         for (int r = 0; r < size_; ++r)
-          if (r != rank_) note(first, ncclRecv(at(recv.data, n * r, recv.dtype), count(send), t, r, c, stream()));
+          if (r != rank_) note(first, nccl().recv(at(recv.data, n * r, recv.dtype), count(send), t, r, c, stream()));
       } else {
-        note(first, ncclSend(send.data, count(send), t, root, c, stream()));
+        note(first, nccl().send(send.data, count(send), t, root, c, stream()));
       }
     });
   }
@@ -194,9 +240,9 @@ class NcclCommunicator final : public Communicator {
     group("ncclSend/ncclRecv (scatter)", [&](ncclResult_t& first) {
       if (is_root) {
         for (int r = 0; r < size_; ++r)
-          if (r != rank_) note(first, ncclSend(at(send.data, n * r, send.dtype), count(recv), t, r, c, stream()));
+          if (r != rank_) note(first, nccl().send(at(send.data, n * r, send.dtype), count(recv), t, r, c, stream()));
       } else {
-        note(first, ncclRecv(recv.data, count(recv), t, root, c, stream()));
+        note(first, nccl().recv(recv.data, count(recv), t, root, c, stream()));
       }
     });
   }
@@ -205,14 +251,14 @@ class NcclCommunicator final : public Communicator {
     require(buf, "send");
     peer_ok(peer, "send");
     issue_pending();
-    check(ncclSend(buf.data, count(buf), nccl_type(buf.dtype), peer, comm(), stream()), "ncclSend");
+    check(nccl().send(buf.data, count(buf), nccl_type(buf.dtype), peer, comm(), stream()), "ncclSend");
   }
 
   void recv(Tensor buf, int peer, int /*tag*/) override {
     require(buf, "recv");
     peer_ok(peer, "recv");
     issue_pending();
-    check(ncclRecv(buf.data, count(buf), nccl_type(buf.dtype), peer, comm(), stream()), "ncclRecv");
+    check(nccl().recv(buf.data, count(buf), nccl_type(buf.dtype), peer, comm(), stream()), "ncclRecv");
   }
 
   void sendrecv(const Tensor& send, int dst, Tensor recv, int src, int /*tag*/) override {
@@ -223,8 +269,8 @@ class NcclCommunicator final : public Communicator {
     issue_pending();
     ncclComm_t c = comm();
     group("ncclSend/ncclRecv (sendrecv)", [&](ncclResult_t& first) {
-      note(first, ncclSend(send.data, count(send), nccl_type(send.dtype), dst, c, stream()));
-      note(first, ncclRecv(recv.data, count(recv), nccl_type(recv.dtype), src, c, stream()));
+      note(first, nccl().send(send.data, count(send), nccl_type(send.dtype), dst, c, stream()));
+      note(first, nccl().recv(recv.data, count(recv), nccl_type(recv.dtype), src, c, stream()));
     });
   }
 
@@ -250,8 +296,8 @@ class NcclCommunicator final : public Communicator {
     ncclComm_t c = comm();
     group("ncclSend/ncclRecv (isend/irecv)", [&](ncclResult_t& first) {
       for (const auto& p : ops)
-        note(first, p.send ? ncclSend(p.buf, p.count, p.type, p.peer, c, stream())
-                           : ncclRecv(p.buf, p.count, p.type, p.peer, c, stream()));
+        note(first, p.send ? nccl().send(p.buf, p.count, p.type, p.peer, c, stream())
+                           : nccl().recv(p.buf, p.count, p.type, p.peer, c, stream()));
     });
   }
 
@@ -272,33 +318,44 @@ class NcclCommunicator final : public Communicator {
     return comm_;
   }
 
-  // A failed call aborts the communicator, so that the peers blocked in it fail instead of hanging.
+  // A failed call aborts the communicator, so that the peers blocked in it fail instead of hanging. The
+  // communicator is non-blocking (CudaJoin): a call may return ncclInProgress, and then is complete once
+  // ncclCommGetAsyncError stops saying so (bounded by --comm-timeout).
   void check(ncclResult_t r, const char* call) {
+    const int64_t t0 = now_ns();
+    while (r == ncclInProgress && comm_) {
+      if ((now_ns() - t0) * 1e-9 > comm_timeout()) break;
+      std::this_thread::yield();
+      ncclResult_t state = ncclInProgress;
+      const ncclResult_t q = nccl().get_async_error(comm_, &state);
+      r = q != ncclSuccess ? q : state;
+    }
     if (r == ncclSuccess) return;
-    const std::string detail = ncclGetLastError(comm_);
-    if (comm_) ncclCommAbort(comm_);
+    const std::string what = r == ncclInProgress
+                                 ? fmt::format("still in progress after {} s (--comm-timeout)", comm_timeout())
+                                 : describe(r, comm_);
+    if (comm_) nccl().abort(comm_);
     comm_ = nullptr;
     pending_.clear();
-    AD_FAIL("{} failed on rank {} of {} (nccl): {}{}{}; the NCCL communicator is aborted", call, rank_, size_,
-            ncclGetErrorString(r), detail.empty() ? "" : ": ", detail);
+    AD_FAIL("{} failed on rank {} of {} (nccl): {}; the NCCL communicator is aborted", call, rank_, size_, what);
   }
 
   static void note(ncclResult_t& first, ncclResult_t r) {
-    if (first == ncclSuccess) first = r;
+    if (first == ncclSuccess && r != ncclInProgress) first = r;
   }
 
   // fn(first) issues calls and notes the first failure; the group is always closed, then the result checked.
   template <class F>
   void group(const char* call, F&& fn) {
-    check(ncclGroupStart(), "ncclGroupStart");
+    check(nccl().group_start(), "ncclGroupStart");
     ncclResult_t first = ncclSuccess;
     try {
       fn(first);
     } catch (...) {
-      ncclGroupEnd();
+      nccl().group_end();
       throw;
     }
-    const ncclResult_t end = ncclGroupEnd();
+    const ncclResult_t end = nccl().group_end();
     check(first != ncclSuccess ? first : end, call);
   }
 
@@ -315,7 +372,7 @@ class NcclCommunicator final : public Communicator {
       if (e == cudaSuccess) return;
       if (e != cudaErrorNotReady) cuda_ok(e, call);
       ncclResult_t async = ncclSuccess;
-      check(ncclCommGetAsyncError(c, &async), "ncclCommGetAsyncError");
+      check(nccl().get_async_error(c, &async), "ncclCommGetAsyncError");
       check(async, call);
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
@@ -400,7 +457,22 @@ std::unique_ptr<Communicator> make_nccl_communicator(std::shared_ptr<Communicato
   return std::make_unique<NcclCommunicator>(std::move(mpi), *cuda);
 }
 
+bool nccl_loadable(std::string* why) {
+  try {
+    nccl();
+    return true;
+  } catch (const Error& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
 #else
+
+bool nccl_loadable(std::string* why) {
+  if (why) *why = "this build has no NCCL (a CUDA build finds nccl.h next to the toolkit)";
+  return false;
+}
 
 std::unique_ptr<Communicator> make_nccl_communicator(std::shared_ptr<Communicator>, Backend&) {
   AD_FAIL(

@@ -91,3 +91,22 @@ comm_bench_bad(backend 2 "--backend 'gloo'" --backend gloo)
 if(NOT AUTODIST_CUDA)
   comm_bench_bad(nccl_without_cuda 2 "--backend nccl needs the CUDA build" --backend nccl)
 endif()
+
+# The data channels a run chose (--comm auto / mpi at tp 2 x pp 2 on the cpu): the log line and the trace's comm and
+# comm_reason attributes. Bad --device / --comm combinations fail before any work (engine.cmake style, one rank).
+add_test(NAME data_channels_tp2pp2 COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/data_channels.sh ${AUTODIST_BIN}
+         ${TEST_DATA}/models/qwen3-tiny ${MPIRUN})
+set_tests_properties(data_channels_tp2pp2 PROPERTIES ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 300 PROCESSORS 2)
+set(TINY_GEN ${AUTODIST_BIN} generate --prompt-ids 1,2,3 --max-output-length 2 --model ${TEST_DATA}/models/llama-tiny)
+add_test(NAME bad_device_form COMMAND ${EXPECT_FAIL} "--device must be auto, cpu, cuda or cuda:N .*got 'cuda:x'"
+         ${TINY_GEN} --device cuda:x)
+add_test(NAME bad_device_ordinal COMMAND ${EXPECT_FAIL}
+         "--device cuda:99: this process sees [0-9]+ GPU|no CUDA device is visible|this build has no CUDA backend"
+         ${TINY_GEN} --device cuda:99)
+add_test(NAME bad_comm_nccl_on_cpu COMMAND ${EXPECT_FAIL}
+         "--comm nccl moves device buffers between GPUs|this build has no NCCL communicator" ${TINY_GEN} --comm nccl)
+add_test(NAME bad_comm_nccl_on_cpu_tp2 COMMAND ${EXPECT_FAIL}
+         "--comm nccl moves device buffers between GPUs|this build has no NCCL communicator"
+         ${MPIRUN} -np 2 ${TINY_GEN} --tp 2 --comm nccl)
+set_tests_properties(bad_device_form bad_device_ordinal bad_comm_nccl_on_cpu bad_comm_nccl_on_cpu_tp2 PROPERTIES
+                     ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 60)

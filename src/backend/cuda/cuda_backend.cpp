@@ -355,6 +355,18 @@ void CudaBackend::add(Tensor y, const Tensor& x) {
   cuda::launch_add(y.f32(), x.f32(), y.numel(), stream_);
 }
 
+std::string CudaBackend::device_uuid() const {
+  cudaDeviceProp p{};
+  AD_CUDA_CHECK(cudaGetDeviceProperties(&p, device_));
+  const auto* b = reinterpret_cast<const unsigned char*>(p.uuid.bytes);
+  std::string s = "GPU-";
+  for (int i = 0; i < 16; ++i) {
+    s += fmt::format("{:02x}", b[i]);
+    if (i == 3 || i == 5 || i == 7 || i == 9) s += '-';
+  }
+  return s;
+}
+
 int cuda_device_count() noexcept {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {

@@ -78,6 +78,8 @@ class CudaBackend final : public Backend {
               Tensor slot_tokens) override;
 
   int device_index() const { return device_; }
+  int device_ordinal() const override { return device_; }
+  std::string device_uuid() const override;
   // The stream every call of this backend runs on (cudaStream_t), for stream-ordered communication.
   CUstream_st* stream() const { return stream_; }
   struct SampleJob;  // cuda_sample.cpp
