@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "backend/backend.h"
 #include "cli/commands.h"
 #include "cli/run_trace.h"
 #include "trace/h5.h"
@@ -17,7 +18,10 @@
 #include "dist/comm_bench.h"
 #include "dist/comm_bench_ops.h"
 #include "dist/comm_wait.h"
+#include "dist/device_choice.h"
 #include "dist/mpi_env.h"
+#include "dist/nccl_communicator.h"
+#include "dist/staged_channel.h"
 
 namespace po = boost::program_options;
 using namespace autodist;
@@ -106,12 +110,55 @@ int parse_count(const std::string& s, const char* flag, int auto_value) {
   return int(v);
 }
 
+// The communicator comm-bench times and the backend whose memory its buffers use (none: page-aligned host memory).
+struct BenchComm {
+  std::unique_ptr<Backend> device;  // declared first: the communicator goes first
+  std::unique_ptr<dist::Communicator> comm;
+  std::string where = "host";
+};
+
+BenchComm open_bench_comm(const std::string& backend, const std::string& device_opt, dist::MpiEnv& env) {
+  dist::DeviceRequest dev = dist::parse_device(device_opt);
+  if (dev.kind == dist::DeviceRequest::Kind::Auto && backend == "nccl") dev.kind = dist::DeviceRequest::Kind::Cuda;
+  AD_CHECK(backend != "nccl" || dev.cuda(), "--backend nccl moves device buffers: --device must be auto, cuda or "
+           "cuda:N, got '{}'", device_opt);
+#ifndef AUTODIST_HAVE_CUDA
+  AD_CHECK(!dev.cuda(), "--device {}: this build has no CUDA backend (see autodist --version)", device_opt);
+#endif
+  BenchComm b;
+  std::unique_ptr<dist::Communicator> world = dist::make_mpi_world_communicator();
+  if (dev.kind == dist::DeviceRequest::Kind::Cpu) {
+    b.device = make_cpu_backend();
+    b.where = "cpu backend";
+  } else if (dev.cuda()) {
+    b.device = make_cuda_backend(dist::pick_cuda_device(env.local_rank(), cuda_device_count(), dev.index));
+    b.where = fmt::format("cuda:{} ({})", b.device->device_ordinal(), b.device->device_uuid());
+  }
+  if (backend == "nccl") {
+    // Two ranks on one GPU, or no libnccl somewhere: one clear error on every rank before NCCL is asked.
+    const dist::RankDevice me{dist::machine_id(), dist::host_name(), b.device->device_uuid(),
+                              b.device->device_ordinal(), dist::nccl_loadable()};
+    dist::choose_data_channel("nccl", dist::gather_rank_devices(*world, me));
+    b.comm = dist::make_nccl_communicator(std::shared_ptr<dist::Communicator>(std::move(world)), *b.device);
+  } else if (dev.cuda()) {
+    b.comm = dist::make_staged_channel(std::move(world), dist::backend_stager(*b.device));
+    b.where += ", staged through pinned host memory";
+  } else {
+    b.comm = std::move(world);
+  }
+  return b;
+}
+
 int cmd_comm_bench(int argc, char** argv) {
   po::options_description desc(
       "autodist comm-bench: nccl-tests style sweep of every Communicator primitive\n"
       "  mpirun -np 4 autodist comm-bench --backend mpi --op all --check -b 8 -e 64M -f 2\n\noptions");
   desc.add_options()("help,h", "this help")
       ("backend", po::value<std::string>()->default_value("mpi"), "mpi | nccl (CUDA builds)")
+      ("device", po::value<std::string>()->default_value("auto"),
+       "where the buffers live: auto (cuda for nccl, host memory for mpi) | cpu (the cpu backend's memory, "
+       "through host mirrors) | cuda | cuda:N (default GPU: local rank modulo the visible GPUs; with mpi, staged "
+       "through pinned host memory as the engine's mpi channel)")
       ("op,o", po::value<std::string>()->default_value("all"),
        "NAME[,NAME] | all; names: sendrecv, isend_irecv, broadcast, scatter, gather, reduce, all_reduce, "
        "all_gather, reduce_scatter, barrier")
@@ -153,14 +200,11 @@ int cmd_comm_bench(int argc, char** argv) {
   }
 
   const std::string backend = vm["backend"].as<std::string>();
-  if (backend == "nccl") {
-#ifndef AUTODIST_HAVE_CUDA
-    AD_FAIL("--backend nccl needs the CUDA build (cmake -DAUTODIST_CUDA=ON); this binary has only --backend mpi");
-#else
-    AD_FAIL("--backend nccl: the nccl communicator is not part of this build yet; use --backend mpi");
+#ifndef AUTODIST_HAVE_NCCL
+  AD_CHECK(backend != "nccl",
+           "--backend nccl needs the CUDA build with NCCL (cmake -DAUTODIST_CUDA=ON); this binary has only --backend mpi");
 #endif
-  }
-  AD_CHECK(backend == "mpi", "--backend '{}': expected mpi or nccl", backend);
+  AD_CHECK(backend == "mpi" || backend == "nccl", "--backend '{}': expected mpi or nccl", backend);
 
   dist::BenchOptions o;
   o.min_bytes = dist::parse_size(vm["minbytes"].as<std::string>(), "-b");
@@ -181,15 +225,16 @@ int cmd_comm_bench(int argc, char** argv) {
   auto notes = dist::resolve_bench_options(o, vm["op"].as<std::string>(), env.world());
   if (vm.count("output-dir")) cli::check_output_dir(vm["output-dir"].as<std::string>());
 
-  auto comm = dist::make_mpi_world_communicator();
+  BenchComm bench = open_bench_comm(backend, vm["device"].as<std::string>(), env);
+  dist::Communicator* comm = bench.comm.get();
   auto ranks = dist::describe_ranks(*comm);
   if (root0) {
     std::string h = fmt::format(
-        "# autodist comm-bench  backend: {}  ranks: {}  dtype: {}  redop: {}  root: {}\n"
+        "# autodist comm-bench  backend: {}  device: {}  ranks: {}  dtype: {}  redop: {}  root: {}\n"
         "# minBytes {} maxBytes {} step: {}(factor) warmup iters: {} iters: {} validation: {} baseline: {}\n"
         "# MPI thread level: {}\n"
         "# {}\n#\n# Using ranks\n",
-        backend, env.world(), dtype_name(o.dtype), dist::reduce_op_name(o.redop), o.root, o.min_bytes, o.max_bytes,
+        backend, bench.where, env.world(), dtype_name(o.dtype), dist::reduce_op_name(o.redop), o.root, o.min_bytes, o.max_bytes,
         o.step_factor, o.warmup < 0 ? std::string("auto") : std::to_string(o.warmup),
         o.iters <= 0 ? fmt::format("auto ({} ms per size)", o.budget_ms) : std::to_string(o.iters), o.check ? 1 : 0,
         o.baseline ? 1 : 0, dist::thread_level_name(env.thread_level()), kStatistic);
@@ -210,7 +255,7 @@ int cmd_comm_bench(int argc, char** argv) {
                            r.wrong ? "FAILED" : "OK", r.avg_busbw));
     };
   }
-  auto reports = dist::run_comm_bench(*comm, o, cb);
+  auto reports = dist::run_comm_bench(*comm, o, cb, bench.device.get());
 
   int64_t wrong = 0;
   for (const auto& r : reports) wrong += r.wrong;
@@ -240,6 +285,7 @@ int cmd_comm_bench(int argc, char** argv) {
       rec.set("git_revision", std::string(AUTODIST_GIT_REV));
       rec.set("world", static_cast<int64_t>(env.world()));
       rec.set("comm", backend);
+      rec.set("device", bench.where);
       rec.set("dtype", std::string(dtype_name(o.dtype)));
       rec.set("thread_level", std::string(dist::thread_level_name(env.thread_level())));
       rec.set("op", vm["op"].as<std::string>());

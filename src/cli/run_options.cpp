@@ -101,8 +101,10 @@ std::unique_ptr<RunContext> setup_run(RunOptions& o, std::unique_ptr<dist::Commu
   ctx->groups = dist::ParallelGroups::make(ctx->world.get(), o.tp, o.pp);
   const dist::DeviceRequest device = dist::parse_device(o.device);
   if (device.cuda()) {
-    // The GPU of this rank: --device cuda:N, else its order among the ranks of its machine modulo the GPUs it sees.
-    const int ordinal = dist::pick_cuda_device(ctx->groups.topo.local_rank, cuda_device_count(), device.index);
+    // The GPU of this rank: --device cuda:N, else its order among the world's ranks on its machine modulo the GPUs
+    // it sees.
+    const int local = dist::MpiEnv::initialized() ? dist::MpiEnv::init().local_rank() : 0;  // MPI_COMM_TYPE_SHARED
+    const int ordinal = dist::pick_cuda_device(local, cuda_device_count(), device.index);
     ctx->backend = make_cuda_backend(ordinal);
   } else {
     ctx->backend = make_cpu_backend();  // --device auto stays on the cpu until the CUDA path is verified on a GPU

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backend/backend.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "dist/comm_bench_ops.h"
@@ -147,6 +148,66 @@ class PageBuffer {
   void* p_ = nullptr;
 };
 
+// The buffers of one op: page-aligned host memory the calls use directly, or device memory (device->alloc) with
+// host mirrors of the same layout that init and check use, copied over before and after the checked call.
+class BenchMem {
+ public:
+  BenchMem(Backend* dev, size_t send_bytes, size_t recv_bytes)
+      : dev_(dev), sb_(std::max<size_t>(send_bytes, 1)), rb_(std::max<size_t>(recv_bytes, 1)), hs_(sb_), hr_(rb_) {
+    if (!dev_) return;
+    ds_ = dev_->alloc(sb_);
+    dr_ = dev_->alloc(rb_);
+  }
+  ~BenchMem() {
+    if (!dev_) return;
+    dev_->free(ds_);
+    dev_->free(dr_);
+  }
+  BenchMem(const BenchMem&) = delete;
+  BenchMem& operator=(const BenchMem&) = delete;
+  void* send() { return dev_ ? ds_ : hs_.data(); }  // what the calls see
+  void* recv() { return dev_ ? dr_ : hr_.data(); }
+  // b (pointers into send() and recv()) as the host mirrors' pointers.
+  BenchBuffers host(const BenchBuffers& b) {
+    BenchBuffers h = b;
+    h.send = mirror(b.send);
+    h.recv = mirror(b.recv);
+    return h;
+  }
+  // The host mirrors of b's buffers to the device, and back (after the device's work is done).
+  void upload(const BenchBuffers& b, DType t) {
+    if (!dev_) return;
+    if (b.send_count) dev_->to_device(Tensor(b.send, t, {b.send_count}, dev_->device()), mirror(b.send));
+    if (b.recv_count) dev_->to_device(Tensor(b.recv, t, {b.recv_count}, dev_->device()), mirror(b.recv));
+  }
+  void download(const BenchBuffers& b, DType t) {
+    if (!dev_) return;
+    dev_->synchronize();
+    if (b.send_count) dev_->to_host(mirror(b.send), Tensor(b.send, t, {b.send_count}, dev_->device()));
+    if (b.recv_count) dev_->to_host(mirror(b.recv), Tensor(b.recv, t, {b.recv_count}, dev_->device()));
+  }
+  // Waits for the device's work (a stream-ordered call returns before it is done).
+  void sync() {
+    if (dev_) dev_->synchronize();
+  }
+
+ private:
+  void* mirror(void* p) {
+    if (!dev_ || !p) return p;
+    auto* c = static_cast<char*>(p);
+    auto* s = static_cast<char*>(ds_);
+    auto* r = static_cast<char*>(dr_);
+    if (c >= s && c < s + sb_) return static_cast<char*>(hs_.data()) + (c - s);
+    AD_CHECK(c >= r && c < r + rb_, "comm-bench: a buffer outside the op's device memory");
+    return static_cast<char*>(hr_.data()) + (c - r);
+  }
+  Backend* dev_;
+  size_t sb_, rb_;
+  PageBuffer hs_, hr_;
+  void* ds_ = nullptr;
+  void* dr_ = nullptr;
+};
+
 constexpr int kMinIters = 5, kMaxIters = 1000;  // automatic iteration counts (IMB: at most 1000)
 constexpr int kBlocks = 8;                       // timed samples of a back-to-back op
 
@@ -167,15 +228,18 @@ std::array<double, 3> rank_stats(Communicator& comm, const std::vector<int64_t>&
 
 // Times one placement of one size: the checked run, the warm-up, the timed loop.
 BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, const BenchOptions& o,
-                   const BenchCtx& ctx, BenchBuffers& b, unsigned placement) {
+                   const BenchCtx& ctx, BenchBuffers& b, BenchMem& mem, unsigned placement) {
   BenchTimes r;
   r.placement = placement;
   // One checked run (it also warms the path up), then the raw call checked the same way.
-  d.init(ctx, b);
+  BenchBuffers hb = mem.host(b);
+  d.init(ctx, hb);
+  mem.upload(b, ctx.dtype);
   d.run(comm, ctx, b);
   if (o.check) {
-    if (o.inject_error) inject_error(d, ctx, b);
-    int64_t w = d.check(ctx, b);
+    mem.download(b, ctx.dtype);
+    if (o.inject_error) inject_error(d, ctx, hb);
+    int64_t w = d.check(ctx, hb);
     if (raw) {
       d.init(ctx, b);
       d.run_raw(*raw, ctx, b);
@@ -194,6 +258,7 @@ BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, 
         d.run_raw(*raw, ctx, b);
       }
     }
+    mem.sync();
     return now_ns() - t0;
   };
   // Warm-up; when the iteration count is automatic it also estimates the time of one iteration
@@ -231,6 +296,7 @@ BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, 
       comm.barrier();
       int64_t t0 = now_ns();
       for (int c = 0; c < calls; ++c) use_raw ? d.run_raw(*raw, ctx, b) : d.run(comm, ctx, b);
+      mem.sync();
       return now_ns() - t0;
     };
     bool raw_first = raw && (s & 1);  // alternate, so neither side always runs second
@@ -252,9 +318,10 @@ BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, 
 }
 
 OpReport run_op(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, const BenchOptions& o,
-                const BenchCallbacks& cb) {
+                const BenchCallbacks& cb, Backend* device) {
   const int n = comm.size(), me = comm.rank();
-  const BenchCtx ctx{me, n, o.dtype, o.redop, o.root, me ^ 1, (me + 1) % n, (me + n - 1) % n};
+  const BenchCtx ctx{me, n, o.dtype, o.redop, o.root, me ^ 1, (me + 1) % n, (me + n - 1) % n,
+                     device ? device->device() : Device::CPU};
   const int64_t es = int64_t(dtype_size(o.dtype));
 
   std::vector<int64_t> sizes;
@@ -269,7 +336,7 @@ OpReport run_op(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, con
   // Buffers for the largest size (counts grow with size).
   BenchBuffers cap;
   d.counts(sizes.back() / es, n, cap);
-  PageBuffer sbuf(size_t(cap.send_count * es)), rbuf(size_t(cap.recv_count * es));
+  BenchMem mem(device, size_t(cap.send_count * es), size_t(cap.recv_count * es));
 
   OpReport rep;
   rep.op = d.name;
@@ -288,13 +355,13 @@ OpReport run_op(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, con
     row.root = d.uses_root ? o.root : -1;
     for (unsigned p : rep.placements) {
       BenchBuffers b;
-      b.send = sbuf.data();
-      b.recv = rbuf.data();
+      b.send = mem.send();
+      b.recv = mem.recv();
       d.counts(size / es, n, b);
       if (p == kInPlace && d.place) d.place(ctx, b);
       row.bytes = std::max(b.send_count, b.recv_count) * es;
       row.count = b.param_count;
-      BenchTimes t = measure(comm, raw, d, o, ctx, b, p);
+      BenchTimes t = measure(comm, raw, d, o, ctx, b, mem, p);
       t.algbw = t.time_us > 0 ? double(row.bytes) / t.time_us * 1e-3 : 0;  // bytes/us -> GB/s
       t.busbw = t.algbw * d.bus_factor(n);
       if (t.wrong > 0) rep.wrong += t.wrong;
@@ -311,7 +378,8 @@ OpReport run_op(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, con
 
 }  // namespace
 
-std::vector<OpReport> run_comm_bench(Communicator& comm, const BenchOptions& o, const BenchCallbacks& cb) {
+std::vector<OpReport> run_comm_bench(Communicator& comm, const BenchOptions& o, const BenchCallbacks& cb,
+                                     Backend* device) {
   MpiCommunicator* raw = nullptr;
   if (o.baseline) {
     raw = dynamic_cast<MpiCommunicator*>(&comm);
@@ -321,7 +389,7 @@ std::vector<OpReport> run_comm_bench(Communicator& comm, const BenchOptions& o, 
   for (const auto& name : o.ops) {
     const CollDesc* d = find_coll(name);
     AD_CHECK(d, "comm-bench: unknown op '{}'", name);
-    reports.push_back(run_op(comm, raw, *d, o, cb));
+    reports.push_back(run_op(comm, raw, *d, o, cb, device));
   }
   return reports;
 }

@@ -21,6 +21,10 @@
 
 #include "dist/communicator.h"
 
+namespace autodist {
+class Backend;
+}
+
 namespace autodist::dist {
 
 struct BenchOptions {
@@ -90,6 +94,11 @@ std::vector<std::string> resolve_bench_options(BenchOptions& o, const std::strin
 std::vector<std::string> describe_ranks(Communicator& comm);
 
 // Runs the benchmark; collective over comm. --baseline needs comm to be the mpi communicator.
-std::vector<OpReport> run_comm_bench(Communicator& comm, const BenchOptions& o, const BenchCallbacks& cb);
+// With `device`, the calls get buffers from device->alloc (Tensor::device its device()): their inputs are written
+// and their results checked on host mirrors copied to and from the device, and every timed sample ends when the
+// device's work has (device->synchronize(), as nccl-tests' cudaStreamSynchronize), for stream-ordered
+// communicators. Without it, page-aligned host buffers (the mpi communicator).
+std::vector<OpReport> run_comm_bench(Communicator& comm, const BenchOptions& o, const BenchCallbacks& cb,
+                                     Backend* device = nullptr);
 
 }  // namespace autodist::dist

@@ -61,7 +61,7 @@ float reduced(const BenchCtx& c, int64_t i) {
   return acc;
 }
 
-Tensor view(void* p, const BenchCtx& c, int64_t count) { return Tensor(p, c.dtype, Shape{count}); }
+Tensor view(void* p, const BenchCtx& c, int64_t count) { return Tensor(p, c.dtype, Shape{count}, c.device); }
 
 // ---- byte counts (nccl-tests getCollByteCount) ----
 void counts_same(int64_t count, int, BenchBuffers& b) { b.send_count = b.recv_count = b.param_count = count; }

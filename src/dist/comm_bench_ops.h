@@ -22,13 +22,15 @@ struct BenchCtx {
   int root = 0;
   int peer = 0;              // isend_irecv: rank ^ 1
   int next = 0, prev = 0;    // sendrecv: (rank + 1) mod n and (rank - 1) mod n
+  Device device = Device::CPU;  // where the buffers the calls see live (init and check always see host memory)
 };
 
 // Which buffer layouts an op is timed with; each is a column group of the table.
 enum Placement : unsigned { kOutOfPlace = 1, kInPlace = 2 };
 const char* placement_name(Placement p);  // "out-of-place", "in-place"
 
-// Host buffers sized for the largest size of the sweep; the counts are this size's. Out of place,
+// Buffers sized for the largest size of the sweep (host memory, or device memory run through host mirrors, see
+// comm_bench.cpp); the counts are this size's. Out of place,
 // send and recv are separate allocations; in place, CollDesc::place points one into the other.
 struct BenchBuffers {
   void* send = nullptr;

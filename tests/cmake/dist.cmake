@@ -68,6 +68,19 @@ add_test(NAME comm_bench_inject_error
 set_tests_properties(comm_bench_inject_error PROPERTIES
                      ENVIRONMENT "${MPIRUN_ENV};AUTODIST_COMM_BENCH_INJECT_ERROR=1" TIMEOUT 120 PROCESSORS 2)
 
+# Buffers from a backend's allocator, written and checked through host mirrors (the path of --device cuda and
+# --backend nccl, here with the cpu backend's memory): every op checked on 3 ranks, and a corrupted mirror must fail.
+add_test(NAME comm_bench_device_cpu_np3
+         COMMAND ${EXPECT_OK} "device: cpu backend" ${MPIRUN} -np 3 ${AUTODIST_BIN} comm-bench --device cpu --op all
+                 --check --root 1 -b 8 -e 300K -f 7 --iters 3 --warmup 1)
+set_tests_properties(comm_bench_device_cpu_np3 PROPERTIES ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 300 PROCESSORS 3
+                     FAIL_REGULAR_EXPRESSION "FAILED")
+add_test(NAME comm_bench_device_cpu_inject_error
+         COMMAND ${EXPECT_FAIL} "Out of bounds values : [1-9][0-9]* FAILED"
+                 ${MPIRUN} -np 2 ${AUTODIST_BIN} comm-bench --device cpu --op all_reduce,gather --check -b 8 -e 4K)
+set_tests_properties(comm_bench_device_cpu_inject_error PROPERTIES
+                     ENVIRONMENT "${MPIRUN_ENV};AUTODIST_COMM_BENCH_INJECT_ERROR=1" TIMEOUT 120 PROCESSORS 2)
+
 # Bad input: a clear message and a non-zero exit on every rank, no hang.
 function(comm_bench_bad name np regex)
   add_test(NAME comm_bench_bad_${name}
@@ -88,9 +101,12 @@ comm_bench_bad(size_suffix 2 "-e '64X'" -e 64X)
 comm_bench_bad(dtype 2 "unknown dtype 'f64'" --dtype f64)
 comm_bench_bad(redop 2 "unknown reduce op 'prod'" --redop prod)
 comm_bench_bad(backend 2 "--backend 'gloo'" --backend gloo)
-if(NOT AUTODIST_CUDA)
-  comm_bench_bad(nccl_without_cuda 2 "--backend nccl needs the CUDA build" --backend nccl)
-endif()
+# --backend nccl where no GPU is visible (or the build has none) fails before any communication; so does nccl on
+# the cpu.
+comm_bench_bad(nccl_without_gpu 2 "no CUDA device is visible|--backend nccl needs the CUDA build" --backend nccl)
+comm_bench_bad(nccl_on_cpu 2 "--backend nccl moves device buffers: --device must be auto, cuda or cuda:N, got 'cpu'|--backend nccl needs the CUDA build"
+               --backend nccl --device cpu)
+comm_bench_bad(device_form 2 "--device must be auto, cpu, cuda or cuda:N" --device gpu0)
 
 # The data channels a run chose (--comm auto / mpi at tp 2 x pp 2 on the cpu): the log line and the trace's comm and
 # comm_reason attributes. Bad --device / --comm combinations fail before any work (engine.cmake style, one rank).
