@@ -126,3 +126,9 @@ add_test(NAME bad_comm_nccl_on_cpu_tp2 COMMAND ${EXPECT_FAIL}
          ${MPIRUN} -np 2 ${TINY_GEN} --tp 2 --comm nccl)
 set_tests_properties(bad_device_form bad_device_ordinal bad_comm_nccl_on_cpu bad_comm_nccl_on_cpu_tp2 PROPERTIES
                      ENVIRONMENT "${MPIRUN_ENV}" TIMEOUT 60)
+
+# scripts/gpu_check.sh (the one prepared run for a lent GPU) in its cpu self-test: every step it has that runs
+# without a GPU, from this build tree; a broken step or script fails here rather than in scarce GPU time.
+add_test(NAME gpu_check_cpu_selftest COMMAND ${CMAKE_SOURCE_DIR}/scripts/gpu_check.sh --device cpu)
+set_tests_properties(gpu_check_cpu_selftest PROPERTIES TIMEOUT 300 PROCESSORS 2 ENVIRONMENT
+                     "GPU_CHECK_LOCAL=1;GPU_CHECK_BUILD=${CMAKE_BINARY_DIR};OUT=${CMAKE_CURRENT_BINARY_DIR}/gpu_check_out")
