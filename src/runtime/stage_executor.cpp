@@ -103,7 +103,9 @@ int64_t StageExecutor::recv_tokens(int b, int32_t* dst, int64_t n) {
 // A send in flight advances only inside MPI calls where the sender pushes the data (TCP between hosts: past the
 // eager limit, 64 KiB, the rest waits for the sender's next call), so a stage that posted its activations and computes
 // the next chunk or micro-batch would leave the next stage idle until it is done (measured on the 2-host namespace
-// cluster: SP+PP prefill 20% slower than on one host). Between layers the sends in flight are tested.
+// cluster: SP+PP prefill 20% slower than on one host). Between layers the sends in flight are tested. A send that
+// completes there is still waited for (at once) by wait_send, so that a step's backend calls (wait_send's timer marks)
+// do not depend on when the network delivered: a decode step must repeat the same calls to be captured as a graph.
 void StageExecutor::forward(Tensor x) {
   const int64_t l1 = role_.l1 < 0 ? stage_.num_layers() : role_.l1;
   if (std::none_of(pending_.begin(), pending_.end(), [](const auto& p) { return p != nullptr; }))
@@ -111,7 +113,7 @@ void StageExecutor::forward(Tensor x) {
   for (int64_t l = role_.l0; l < l1; ++l) {
     stage_.forward(x, cache_, l, l + 1);
     for (auto& p : pending_)
-      if (p && p->test()) p.reset();
+      if (p) p->test();  // progress only; the request stays for wait_send
   }
 }
 

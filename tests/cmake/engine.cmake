@@ -115,3 +115,9 @@ add_test(NAME gpt2_bare_model_names COMMAND ${EXPECT_OK} "3 prompts, 0 failed" $
 add_test(NAME opt_bare_model_names COMMAND ${EXPECT_OK} "3 prompts, 0 failed" ${CMAKE_CURRENT_SOURCE_DIR}/scripts/bare_names.sh
          ${AUTODIST_BIN} ${TEST_DATA}/models/opt-tiny model.)
 set_tests_properties(gpt2_bare_model_names opt_bare_model_names PROPERTIES TIMEOUT 120)
+
+# A CUDA build on a machine without CUDA libraries (the toolkit hidden in a private mount namespace): cpu runs
+# work, --device cuda fails with a message; the binary links no CUDA library.
+add_test(NAME hidden_cuda_libs COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/hidden_cuda_libs.sh ${AUTODIST_BIN}
+         ${TEST_DATA}/models/llama-tiny)
+set_tests_properties(hidden_cuda_libs PROPERTIES TIMEOUT 120 ENVIRONMENT "${MPIRUN_ENV}")

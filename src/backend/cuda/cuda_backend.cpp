@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <climits>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <memory>
 
 #include "backend/cuda/cublas_lazy.h"
@@ -23,6 +25,19 @@ namespace cuda {
 void throw_cuda_error(cudaError_t e, const char* call, const char* file, int line) {
   cudaGetLastError();  // clear a non-sticky error so that the next launch check does not report it again
   AD_FAIL("CUDA error: {} failed at {}:{}: {} ({})", call, file, line, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+bool sync_after_launch() noexcept {
+  static const bool on = [] {
+    const char* v = std::getenv("AUTODIST_CUDA_SYNC");
+    return v && std::string(v) == "1";
+  }();
+  return on;
+}
+
+void sync_and_check(const char* call, const char* file, int line) {
+  const cudaError_t e = cudaDeviceSynchronize();
+  if (e != cudaSuccess) throw_cuda_error(e, call, file, line);
 }
 
 void throw_cublas_error(cublasStatus_t s, const char* call, const char* file, int line) {

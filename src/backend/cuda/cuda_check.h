@@ -1,4 +1,5 @@
-// defines: AD_CUDA_CHECK, AD_CUBLAS_CHECK, AD_CUDA_LAUNCH_CHECK (every CUDA / cuBLAS return code checked)
+// defines: AD_CUDA_CHECK, AD_CUBLAS_CHECK, AD_CUDA_LAUNCH_CHECK (every CUDA / cuBLAS return code checked),
+//          sync_after_launch (AUTODIST_CUDA_SYNC=1)
 //
 // A failed call throws autodist::Error naming the call, file:line and cudaGetErrorString. The throwing functions
 // live in cuda_backend.cpp (compiled by g++): fmt stays out of the nvcc-compiled kernels, whose C++20 consteval
@@ -10,6 +11,10 @@
 namespace autodist::cuda {
 [[noreturn]] void throw_cuda_error(cudaError_t e, const char* call, const char* file, int line);
 [[noreturn]] void throw_cublas_error(cublasStatus_t s, const char* call, const char* file, int line);
+// AUTODIST_CUDA_SYNC=1 in the environment (read once): every launch check also synchronises the device and checks,
+// so a faulting kernel is named where it ran instead of at the next synchronising call. For debugging only.
+bool sync_after_launch() noexcept;
+void sync_and_check(const char* call, const char* file, int line);
 }  // namespace autodist::cuda
 
 #define AD_CUDA_CHECK(call)                                                                                   \
@@ -25,10 +30,13 @@ namespace autodist::cuda {
       ::autodist::cuda::throw_cublas_error(ad_cublas_s_, #call, __FILE__, __LINE__); \
   } while (0)
 
-// After a kernel launch: a bad launch configuration (or an earlier asynchronous fault) surfaces here.
-#define AD_CUDA_LAUNCH_CHECK(kernel)                                                           \
-  do {                                                                                         \
-    cudaError_t ad_cuda_e_ = cudaGetLastError();                                               \
-    if (ad_cuda_e_ != cudaSuccess)                                                             \
-      ::autodist::cuda::throw_cuda_error(ad_cuda_e_, "launch of " kernel, __FILE__, __LINE__); \
+// After a kernel launch: a bad launch configuration (or an earlier asynchronous fault) surfaces here; with
+// AUTODIST_CUDA_SYNC=1 the kernel's own faults too.
+#define AD_CUDA_LAUNCH_CHECK(kernel)                                                             \
+  do {                                                                                           \
+    cudaError_t ad_cuda_e_ = cudaGetLastError();                                                 \
+    if (ad_cuda_e_ != cudaSuccess)                                                               \
+      ::autodist::cuda::throw_cuda_error(ad_cuda_e_, "launch of " kernel, __FILE__, __LINE__);   \
+    if (::autodist::cuda::sync_after_launch())                                                   \
+      ::autodist::cuda::sync_and_check("run of " kernel " (AUTODIST_CUDA_SYNC=1)", __FILE__, __LINE__); \
   } while (0)
