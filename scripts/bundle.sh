@@ -58,6 +58,8 @@ cat >"$b/bin/env.sh" <<'ENV'
 _b=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH=$_b/bin:$PATH OPAL_PREFIX=$_b LD_LIBRARY_PATH=$_b/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp OMPI_MCA_mca_base_component_show_load_errors=0
+# Without ssh or rsh, Open MPI's rsh launcher refuses to start even on one machine: launch locally only.
+command -v ssh >/dev/null || command -v rsh >/dev/null || export OMPI_MCA_plm=isolated
 unset _b
 ENV
 if [ $lean = 0 ]; then
