@@ -77,7 +77,7 @@ Link link_of(const std::string& file, const YAML::Node& m, const char* what) {
   const double gbps = num(file, m, "gbps", 1e-9, true, 0);
   const double lat = num(file, m, "latency_us", 0, false, 0);
   AD_CHECK(gbps > 0, "{}: {}.gbps must be > 0", at(file, m), what);
-  return {lat * 1e-6, gbps * 1e9 / 8};
+  return {lat * 1e-6, gbps * 1e9 / 8, {}};
 }
 
 }  // namespace
@@ -140,7 +140,7 @@ Cluster uniform_cluster(int hosts, int ranks_per_host, double link_gbps, double 
   for (int h = 0; h < hosts; ++h)
     c.hosts.push_back({fmt::format("h{}", h), ranks_per_host, cores_per_host, memory_gb_per_host * kGB, 0, 0});
   c.intra = intra;
-  c.inter = {link_latency_us * 1e-6, link_gbps * 1e9 / 8};
+  c.inter = {link_latency_us * 1e-6, link_gbps * 1e9 / 8, {}};
   return c;
 }
 

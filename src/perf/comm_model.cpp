@@ -44,7 +44,7 @@ Link fit_alpha_beta(const std::vector<std::pair<double, double>>& xs, const std:
     alpha = 0;
     slope = sxt / sxx;
   }
-  return {alpha, 1.0 / slope};
+  return {alpha, 1.0 / slope, {}};
 }
 
 namespace {

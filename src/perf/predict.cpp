@@ -351,7 +351,7 @@ WaitModel wait_model(const Cluster& cl, int threads) {
 
 Prediction predict(const ModelConfig& c, const Profile& p, const Cluster& cl, const PerfLayout& l, const Workload& w) {
   check_layout(c, cl, l, w);
-  Ctx x{c, p, cl, l, w, stage_shapes(c, l.tp), make_partition(c, l.pp, l.partition, l.weight_dtype), {}, {}, {}};
+  Ctx x{c, p, cl, l, w, stage_shapes(c, l.tp), make_partition(c, l.pp, l.partition, l.weight_dtype), {}, {}, {}, {}};
   for (int s = 0; s < l.pp; ++s) {
     const int h = cl.host_of(x.rank(s));
     bool one_host = true;
