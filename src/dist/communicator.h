@@ -62,6 +62,11 @@ class Communicator {
   virtual void recv(Tensor buf, int peer, int tag = 0) = 0;
   virtual std::unique_ptr<CommRequest> isend(const Tensor& buf, int peer, int tag = 0) = 0;
   virtual std::unique_ptr<CommRequest> irecv(Tensor buf, int peer, int tag = 0) = 0;
+  // Starts the isend/irecv posted so far without waiting for them. MPI starts each when it is posted (a no-op here);
+  // nccl collects them until a wait, a test or the next other call, so that a posted exchange is issued as one group
+  // (ncclGroupStart/End) and cannot deadlock: a sender that posts and then blocks elsewhere (a pipeline stage waiting
+  // for tokens on the control channel) must flush, or its peer waits for a send that was never issued.
+  virtual void flush() {}
   virtual void barrier() = 0;
   // all_gather for ranks that may wait a long time (a sweep's idle ranks, a status exchange after
   // work that may have failed): sleeps between polls instead of spinning, and returns false if

@@ -277,6 +277,8 @@ class NcclCommunicator final : public Communicator {
   std::unique_ptr<CommRequest> isend(const Tensor& buf, int peer, int /*tag*/) override;
   std::unique_ptr<CommRequest> irecv(Tensor buf, int peer, int /*tag*/) override;
 
+  void flush() override { issue_pending(); }
+
   void barrier() override {
     issue_pending();
     wait_stream("barrier");

@@ -257,6 +257,7 @@ class StagedChannel final : public Communicator {
     auto inner = host_->irecv(b.t(), peer, tag);
     return std::make_unique<StagedRequest>(std::move(inner), std::move(b), buf, st());
   }
+  void flush() override { host_->flush(); }
   void barrier() override { host_->barrier(); }
   bool all_gather_idle(const Tensor& send, Tensor recv, double timeout_s) override {
     return host_->all_gather_idle(send, recv, timeout_s);

@@ -66,7 +66,10 @@ void StageExecutor::run(const StepPlan& plan, StepOutput out, const SamplingOpti
   tl_.add({tag.phase, f0, tl_.mark(), 0, tag.chunk, static_cast<int>(stage_.range().first + role_.l0), tag.step,
            plan.micro_batch});
   if (!role_.last) {
-    tl_.timed(Counter::PpComm, [&] { pending_[b] = pp_data_->isend(x, role_.next, kActivationTag); });
+    tl_.timed(Counter::PpComm, [&] {
+      pending_[b] = pp_data_->isend(x, role_.next, kActivationTag);
+      pp_data_->flush();  // nccl: issued now, not at this stage's next call (it may block on the tokens first)
+    });
     return;
   }
   if (out == StepOutput::None || R == 0) return;
