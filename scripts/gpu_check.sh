@@ -106,10 +106,11 @@ else
   skip sanitizer "no GPU"
 fi
 for m in qwen3-tiny llama-tiny qwen2-tiny mistral-tiny gpt2-tiny opt-tiny; do
-  step "verify_$m" 120 "$AD" verify --model $models/$m --device $device --dump-logits "$work/$m.single.safetensors"
+  step "verify_$m" 120 "$AD" verify --model $models/$m --device $device --dtype f32 \
+    --dump-logits "$work/$m.single.safetensors"
   step "verify_${m}_bf16" 120 "$AD" verify --model $models/$m --device $device --dtype bf16
 done
-step verify_sync 120 env AUTODIST_CUDA_SYNC=1 "$AD" verify --model $models/qwen3-tiny --device $device
+step verify_sync 120 env AUTODIST_CUDA_SYNC=1 "$AD" verify --model $models/qwen3-tiny --device $device --dtype f32
 if on_gpu; then
   step nccl_world1 180 $MPIRUN -np 1 "$AD" comm-bench --backend nccl --op all --check -b 8 -e 16M -f 4 --iters 5 \
     --warmup 2 --output-dir "$work/nccl1"
@@ -126,11 +127,11 @@ vp=tests/scripts/verify_parallel.sh
 q=$models/qwen3-tiny
 single=$work/qwen3-tiny.single.safetensors
 export MPIRUN_ARGS="--bind-to none"
-step tp2 180 $vp "$AD" $q "$single" 2 1 --device $device
-step pp2 180 $vp "$AD" $q "$single" 1 2 --device $device
-step tp2pp2 240 $vp "$AD" $q "$single" 2 2 --device $device
-step sp_ring 180 $vp "$AD" $q "$single" 1 2 --device $device --sp-chunk-size 8 --kv-sync ring
-step sp_pairwise 180 $vp "$AD" $q "$single" 1 2 --device $device --sp-chunk-size 8 --kv-sync pairwise
+step tp2 180 $vp "$AD" $q "$single" 2 1 --device $device --dtype f32
+step pp2 180 $vp "$AD" $q "$single" 1 2 --device $device --dtype f32
+step tp2pp2 240 $vp "$AD" $q "$single" 2 2 --device $device --dtype f32
+step sp_ring 180 $vp "$AD" $q "$single" 1 2 --device $device --dtype f32 --sp-chunk-size 8 --kv-sync ring
+step sp_pairwise 180 $vp "$AD" $q "$single" 1 2 --device $device --dtype f32 --sp-chunk-size 8 --kv-sync pairwise
 # bench MODEL: synthesise it (bf16, random weights: speed does not depend on the values), then decode at batch 1
 # and 8 and prefill 512 and 2048 tokens; the model is deleted after (disk).
 bench() {

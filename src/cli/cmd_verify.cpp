@@ -38,11 +38,11 @@ int run(int argc, char** argv) {
     AD_CHECK(!vm.count(flag) || (std::isfinite(v) && v >= 0), "--{} must be a finite number >= 0, got {}", flag, v);
   if (atol < 0) atol = 1e-3;  // the cpu backend computes in float32
   if (rtol < 0) rtol = 3e-2;
-  // Half-precision weights are judged by the relative error per row (the weights themselves moved).
-  const bool half = ro.dtype == "bf16" || ro.dtype == "bfloat16" || ro.dtype == "f16" || ro.dtype == "float16";
-
   if (!ro.output_dir.empty()) check_output_dir(ro.output_dir);
   auto ctx = setup_run(ro);
+  // Half-precision weights are judged by the relative error per row (the weights themselves moved); --dtype auto is
+  // bf16 on a GPU.
+  const bool half = run_weight_dtype(ro.dtype, ctx->backend->device()) != DType::F32;
   Engine& eng = *ctx->engine;
   const int64_t V = ctx->cfg.vocab;
   io::SafetensorsFile rf(reference);
@@ -166,7 +166,7 @@ int run(int argc, char** argv) {
   if (ctx->is_root())
     log::out(fmt::format("verify {}: {} prompts, {} failed ({}) [tp {} pp {} partition {} dtype {}]\n", ro.model,
                          prompts, failures, half ? fmt::format("rtol {:.1e}", rtol) : fmt::format("atol {:.1e}", atol),
-                         ro.tp, ro.pp, ro.partition, ro.dtype));
+                         ro.tp, ro.pp, ro.partition, dtype_name(run_weight_dtype(ro.dtype, ctx->backend->device()))));
   if (ctx->is_root() && eng.sp())
     log::out(fmt::format("SP+PP: chunk size {}, kv sync {}\n", ro.sp_chunk_size, ro.kv_sync));
   if (!ro.output_dir.empty()) {  // events only (load, forward steps): verify times nothing else

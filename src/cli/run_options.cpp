@@ -28,7 +28,7 @@ void add_run_options(po::options_description& d, RunOptions& o) {
     ("kv-sync", po::value(&o.kv_sync), "pairwise | ring | none (with --sp-chunk-size)")
     ("device", po::value(&o.device)->default_value("auto"), "auto | cpu | cuda | cuda:N (default GPU: local rank modulo the visible GPUs)")
     ("comm", po::value(&o.comm)->default_value("auto"), "data channels: auto (nccl when every rank of a group has its own GPU, else mpi) | mpi | nccl")
-    ("dtype", po::value(&o.dtype)->default_value("auto"), "weights: auto | bf16 | f16 | f32 (cpu: math in f32, auto = f32)")
+    ("dtype", po::value(&o.dtype)->default_value("auto"), "weights: auto (f32 on the cpu, bf16 on cuda) | bf16 | f16 | f32 (math in f32)")
     ("cuda-graph", po::value(&o.cuda_graph)->default_value("on"), "on | off")
     ("cache-dir", po::value(&o.cache_dir), "pre-sharded weights per rank, written on the first run and reused (see autodist cache)")
     ("output-dir", po::value(&o.output_dir), "write results.jsonl (and traces) here")
@@ -118,16 +118,18 @@ std::unique_ptr<RunContext> setup_run(RunOptions& o, std::unique_ptr<dist::Commu
   eo.micro_batches = o.micro_batches;
   eo.sp_chunk = o.sp_chunk_size;
   eo.kv_sync = parse_kv_sync(o.kv_sync.empty() ? "none" : o.kv_sync);
-  eo.weight_dtype = run_weight_dtype(o.dtype);
+  eo.weight_dtype = run_weight_dtype(o.dtype, ctx->backend->device());
   eo.cache_dir = o.cache_dir;
   LoadedModel model = load_model(*ctx->backend, ctx->cfg, ctx->groups.topo, eo);
   ctx->engine = std::make_unique<Engine>(*ctx->backend, ctx->cfg, eo, ctx->groups, std::move(model));
   return ctx;
 }
 
-DType run_weight_dtype(const std::string& dtype) {
-  // Both backends compute in f32 today; bf16/f16 keep the weight matrices at half the memory.
-  return dtype == "auto" ? DType::F32 : parse_dtype(dtype);
+DType run_weight_dtype(const std::string& dtype, Device device) {
+  // Both backends compute in f32 today; bf16/f16 keep the weight matrices at half the memory (on a GPU: half the
+  // bytes every decode step reads, which is its floor). --dtype f32 stays the on-device reference.
+  if (dtype != "auto") return parse_dtype(dtype);
+  return device == Device::CPU ? DType::F32 : DType::BF16;
 }
 
 bool parse_args(int argc, char** argv, po::options_description& d, po::variables_map& vm, const std::string& usage,

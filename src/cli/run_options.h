@@ -52,8 +52,9 @@ struct RunContext {
 // `world` (a sweep point's sub-communicator of tp*pp ranks) replaces MPI_COMM_WORLD when given.
 std::unique_ptr<RunContext> setup_run(RunOptions& o, std::unique_ptr<dist::Communicator> world = nullptr);
 
-// The storage dtype of the weight matrices for --dtype (auto: f32): what the run holds and the partition sizes.
-DType run_weight_dtype(const std::string& dtype);
+// The storage dtype of the weight matrices for --dtype (auto: f32 on the cpu, bf16 on a GPU): what the run holds and
+// the partition sizes.
+DType run_weight_dtype(const std::string& dtype, Device device = Device::CPU);
 
 // Parses argv with the given description; prints help and returns false on --help.
 bool parse_args(int argc, char** argv, po::options_description& d, po::variables_map& vm,

@@ -111,7 +111,7 @@ trace::RunRecord engine_run_record(const std::string& command, const std::string
   rec.set("device", ctx.backend->device() == Device::CPU ? std::string("cpu") : std::string("cuda"));
   rec.set("comm", ctx.channels.name());
   rec.set("comm_reason", ctx.channels.summary());
-  rec.set("dtype", ro.dtype == "auto" ? std::string("f32") : ro.dtype);
+  rec.set("dtype", std::string(dtype_name(run_weight_dtype(ro.dtype, ctx.backend->device()))));
   return rec;
 }
 
