@@ -280,9 +280,7 @@ BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, 
       if (spent >= budget_ns / 10 || r.warmup >= kMaxIters) break;
     }
   }
-  r.iters = o.iters > 0 ? o.iters
-                        : int(std::clamp<int64_t>(per_iter_ns > 0 ? budget_ns / per_iter_ns : kMaxIters, kMinIters,
-                                                  kMaxIters));
+  r.iters = o.iters > 0 ? o.iters : auto_iteration_count(per_iter_ns, o.budget_ms);
 
   // Timed samples: one call each after an untimed barrier, or for back-to-back ops (sendrecv, barrier) blocks of
   // calls with a barrier before each block only, as IMB times them; at most kBlocks blocks, so a block of many
@@ -377,6 +375,11 @@ OpReport run_op(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, con
 }
 
 }  // namespace
+
+int auto_iteration_count(int64_t per_iter_ns, double budget_ms) {
+  const auto budget_ns = int64_t(budget_ms * 1e6);
+  return int(std::clamp<int64_t>(per_iter_ns > 0 ? budget_ns / per_iter_ns : kMaxIters, kMinIters, kMaxIters));
+}
 
 std::vector<OpReport> run_comm_bench(Communicator& comm, const BenchOptions& o, const BenchCallbacks& cb,
                                      Backend* device) {

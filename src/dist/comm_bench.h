@@ -93,6 +93,10 @@ std::vector<std::string> resolve_bench_options(BenchOptions& o, const std::strin
 // "Rank  0 Pid  1234 on host" per rank, gathered to rank 0 (empty elsewhere). Collective.
 std::vector<std::string> describe_ranks(Communicator& comm);
 
+// The timed iterations --iters auto runs: as many as fit budget_ms at the warm-up's time per iteration (the slowest
+// rank's), at least 5 and at most 1000 (IMB's cap); 1000 when the estimate is 0.
+int auto_iteration_count(int64_t per_iter_ns, double budget_ms);
+
 // Runs the benchmark; collective over comm. --baseline needs comm to be the mpi communicator.
 // With `device`, the calls get buffers from device->alloc (Tensor::device its device()): their inputs are written
 // and their results checked on host mirrors copied to and from the device, and every timed sample ends when the

@@ -6,9 +6,12 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -18,14 +21,19 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "dist/comm_wait.h"
-#include "dist/nccl_join.h"
 #include "dist/nccl_lazy.h"
+#include "dist/nccl_runtime.h"
 #endif
 
 namespace autodist::dist {
 
 #ifdef AUTODIST_HAVE_NCCL
 namespace {
+
+using nccl_rt::CudaJoin;
+using nccl_rt::cuda_ok;
+using nccl_rt::describe;
+using nccl_rt::watch;
 
 ncclDataType_t nccl_type(DType t) {
   switch (t) {
@@ -47,67 +55,8 @@ ncclRedOp_t nccl_op(ReduceOp op) {
   return ncclSum;
 }
 
-void cuda_ok(cudaError_t e, const char* call) {
-  if (e == cudaSuccess) return;
-  cudaGetLastError();
-  AD_FAIL("nccl communicator: {} failed: {} ({})", call, cudaGetErrorString(e), cudaGetErrorName(e));
-}
-
 char* at(void* p, int64_t elems, DType t) { return static_cast<char*>(p) + elems * int64_t(dtype_size(t)); }
 size_t count(const Tensor& t) { return static_cast<size_t>(t.numel()); }
-
-// "ncclSystemError: <NCCL's last message>" for a failed call or init.
-std::string describe(ncclResult_t r, ncclComm_t comm) {
-  const std::string detail = nccl().last_error(comm);
-  return std::string(nccl().error_string(r)) + (detail.empty() ? "" : ": " + detail);
-}
-
-// The real steps of join_nccl: cudaSetDevice, ncclGetUniqueId, a non-blocking ncclCommInitRankConfig polled with
-// ncclCommGetAsyncError. The communicator is aborted unless release() takes it.
-class CudaJoin final : public NcclJoin {
- public:
-  explicit CudaJoin(int device) : device_(device) {}
-  ~CudaJoin() override { abort(); }
-  ncclComm_t release() { return std::exchange(comm_, nullptr); }
-
-  void unique_id(char* id) override {
-    static_assert(sizeof(ncclUniqueId) == kIdBytes);
-    ncclUniqueId u;
-    const ncclResult_t r = nccl().get_unique_id(&u);
-    AD_CHECK(r == ncclSuccess, "ncclGetUniqueId failed: {}", describe(r, nullptr));
-    std::memcpy(id, u.internal, kIdBytes);
-  }
-  void prepare() override {
-    nccl();  // loads libnccl (throws naming it)
-    cuda_ok(cudaSetDevice(device_), "cudaSetDevice");
-  }
-  void start(const char* id, int nranks, int rank) override {
-    ncclUniqueId u;
-    std::memcpy(u.internal, id, kIdBytes);
-    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
-    config.blocking = 0;  // returns at once; poll() watches it, so a peer that never joins cannot hold this rank
-    const ncclResult_t r = nccl().init_rank_config(&comm_, nranks, u, rank, &config);
-    AD_CHECK(r == ncclSuccess || r == ncclInProgress, "ncclCommInitRankConfig failed on GPU {}: {}", device_,
-             describe(r, comm_));
-  }
-  State poll(std::string& why) override {
-    ncclResult_t state = ncclInProgress;
-    const ncclResult_t r = nccl().get_async_error(comm_, &state);
-    if (r != ncclSuccess) state = r;
-    if (state == ncclInProgress) return State::Pending;
-    if (state == ncclSuccess) return State::Ready;
-    why = "ncclCommInitRankConfig on GPU " + std::to_string(device_) + ": " + describe(state, comm_);
-    return State::Failed;
-  }
-  void abort() noexcept override {
-    if (comm_) nccl().abort(comm_);
-    comm_ = nullptr;
-  }
-
- private:
-  int device_;
-  ncclComm_t comm_ = nullptr;
-};
 
 class NcclCommunicator final : public Communicator {
  public:
@@ -118,11 +67,14 @@ class NcclCommunicator final : public Communicator {
     CudaJoin join(be_.device_index());
     join_nccl(*mpi_, join, comm_timeout());
     comm_ = join.release();
+    watch(comm_, true);
+    nccl_rt::install_device_waiter();
   }
 
   // Unchecked: a destructor cannot throw. Requests must not outlive their communicator (as with MPI).
   ~NcclCommunicator() override {
     if (!comm_) return;
+    watch(comm_, false);
     cudaSetDevice(be_.device_index());
     pending_.clear();
     cudaStreamSynchronize(stream());
@@ -336,7 +288,10 @@ class NcclCommunicator final : public Communicator {
     const std::string what = r == ncclInProgress
                                  ? fmt::format("still in progress after {} s (--comm-timeout)", comm_timeout())
                                  : describe(r, comm_);
-    if (comm_) nccl().abort(comm_);
+    if (comm_) {
+      watch(comm_, false);
+      nccl().abort(comm_);
+    }
     comm_ = nullptr;
     pending_.clear();
     AD_FAIL("{} failed on rank {} of {} (nccl): {}; the NCCL communicator is aborted", call, rank_, size_, what);

@@ -103,7 +103,7 @@ TEST_CASE("nccl join: one rank's failed init aborts the others' pending inits at
   CHECK(has(err, fmt::format("rank {}: remote process exited", last)));
   CHECK(has(err, "every rank aborted"));
   CHECK(j.aborted);
-  CHECK(s < 10);  // not the 60 s timeout (typically a few ms)
+  CHECK(s < 30);  // not the 60 s timeout (typically a few ms)
 }
 
 TEST_CASE("nccl join: a failed start on rank 0 while the others are pending") {
@@ -114,7 +114,7 @@ TEST_CASE("nccl join: a failed start on rank 0 while the others are pending") {
   const std::string err = join(j, 60, &s);
   CHECK(has(err, "rank 0: ncclCommInitRankConfig: unhandled system error"));
   CHECK(j.aborted);
-  CHECK(s < 10);
+  CHECK(s < 30);
 }
 
 TEST_CASE("nccl join: an init that never completes times out on every rank") {
@@ -125,7 +125,7 @@ TEST_CASE("nccl join: an init that never completes times out on every rank") {
   CHECK(has(err, "the init was still pending after"));  // on the first rank to time out; it aborts the rest
   CHECK(j.aborted);
   CHECK(s >= 0.3);
-  CHECK(s < 10);
+  CHECK(s < 30);
 }
 
 TEST_CASE("nccl join: ranks ready at different times") {

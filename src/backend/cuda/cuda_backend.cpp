@@ -16,6 +16,7 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "backend/cuda/cuda_sample.h"
 #include "core/clock.h"
+#include "core/device_wait.h"
 #include "core/error.h"
 
 namespace autodist {
@@ -38,6 +39,36 @@ bool sync_after_launch() noexcept {
 void sync_and_check(const char* call, const char* file, int line) {
   const cudaError_t e = cudaDeviceSynchronize();
   if (e != cudaSuccess) throw_cuda_error(e, call, file, line);
+}
+
+namespace {
+template <class Query>
+void poll_or_block(Query query, cudaError_t (*block)(void*), void* handle, const char* what) {
+  const DeviceWaiter& w = device_waiter();
+  if (!w) {
+    const cudaError_t e = block(handle);
+    if (e != cudaSuccess) throw_cuda_error(e, what, __FILE__, __LINE__);
+    return;
+  }
+  w(
+      [&] {
+        const cudaError_t e = query();
+        if (e == cudaErrorNotReady) return false;
+        if (e != cudaSuccess) throw_cuda_error(e, what, __FILE__, __LINE__);
+        return true;
+      },
+      what);
+}
+}  // namespace
+
+void wait_stream(cudaStream_t s, const char* what) {
+  poll_or_block([s] { return cudaStreamQuery(s); },
+                [](void* h) { return cudaStreamSynchronize(static_cast<cudaStream_t>(h)); }, s, what);
+}
+
+void wait_event(cudaEvent_t e, const char* what) {
+  poll_or_block([e] { return cudaEventQuery(e); },
+                [](void* h) { return cudaEventSynchronize(static_cast<cudaEvent_t>(h)); }, e, what);
 }
 
 void throw_cublas_error(cublasStatus_t s, const char* call, const char* file, int line) {
@@ -159,7 +190,7 @@ void CudaBackend::to_device(Tensor dst, const void* host_src) {
   size_t n = dst.nbytes();
   if (n == 0) return;
   AD_CUDA_CHECK(cudaMemcpyAsync(dst.data, host_src, n, cudaMemcpyHostToDevice, stream_));
-  AD_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the caller may free or reuse host_src on return
+  cuda::wait_stream(stream_, "cudaStreamSynchronize(stream_)");  // the caller may free or reuse host_src on return
 }
 
 void CudaBackend::to_host(void* host_dst, const Tensor& src) {
@@ -168,7 +199,7 @@ void CudaBackend::to_host(void* host_dst, const Tensor& src) {
   size_t n = src.nbytes();
   if (n == 0) return;
   AD_CUDA_CHECK(cudaMemcpyAsync(host_dst, src.data, n, cudaMemcpyDeviceToHost, stream_));
-  AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  cuda::wait_stream(stream_, "cudaStreamSynchronize(stream_)");
 }
 
 void* CudaBackend::alloc_host(size_t bytes) {
@@ -192,7 +223,7 @@ void CudaBackend::to_host_async(void* host_dst, const Tensor& src) {
 
 void CudaBackend::wait_host() {
   enter();
-  AD_CUDA_CHECK(cudaEventSynchronize(host_copy_));
+  cuda::wait_event(host_copy_, "cudaEventSynchronize(host_copy_)");
   check_sample_errors();
 }
 
@@ -212,7 +243,8 @@ void CudaBackend::copy(Tensor dst, const Tensor& src) {
   } else {
     AD_CUDA_CHECK(cudaMemcpyAsync(d, s, n, cudaMemcpyDefault, stream_));
   }
-  if (dst.device == Device::CPU || src.device == Device::CPU) AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (dst.device == Device::CPU || src.device == Device::CPU)
+    cuda::wait_stream(stream_, "cudaStreamSynchronize(stream_)");
 }
 
 void CudaBackend::fill_zero(Tensor t) {
@@ -224,7 +256,7 @@ void CudaBackend::fill_zero(Tensor t) {
 
 void CudaBackend::synchronize() {
   enter();
-  AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  cuda::wait_stream(stream_, "cudaStreamSynchronize(stream_)");
   check_sample_errors();
 }
 
@@ -232,7 +264,7 @@ void* CudaBackend::grow(Scratch& s, size_t bytes) {
   if (s.p && s.bytes >= bytes) return s.p;
   const size_t n = round_up(std::max(bytes, s.bytes + s.bytes / 2), 4096);
   if (s.p) {
-    AD_CUDA_CHECK(cudaStreamSynchronize(stream_));  // queued kernels may still read the old buffer
+    cuda::wait_stream(stream_, "cudaStreamSynchronize(stream_)");  // queued kernels may still read the old buffer
     AD_CUDA_CHECK(cudaFree(s.p));
     s = Scratch{};
   }

@@ -15,6 +15,10 @@ namespace autodist::cuda {
 // so a faulting kernel is named where it ran instead of at the next synchronising call. For debugging only.
 bool sync_after_launch() noexcept;
 void sync_and_check(const char* call, const char* file, int line);
+// Waits for a stream's work or an event: through the process's device waiter when one is set (core/device_wait.h:
+// NCCL peers watched, --comm-timeout applied), else blocking in the runtime. Throws on a CUDA error, naming `what`.
+void wait_stream(cudaStream_t s, const char* what);
+void wait_event(cudaEvent_t e, const char* what);
 }  // namespace autodist::cuda
 
 #define AD_CUDA_CHECK(call)                                                                                   \

@@ -85,7 +85,7 @@ void CudaBackend::sample(Tensor logits, const Tensor& banned, const SamplingOpti
     }
   SampleJob& j = *jobs_[next_job_++ % jobs_.size()];
   if (j.pending) {  // its host function and copies are done once its event is
-    AD_CUDA_CHECK(cudaEventSynchronize(j.done));
+    cuda::wait_event(j.done, "cudaEventSynchronize(j.done)");
     j.pending = false;
   }
   reserve_pinned(j.logits, j.logits_cap, static_cast<size_t>(R * V));

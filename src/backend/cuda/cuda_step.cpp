@@ -22,10 +22,10 @@ int64_t CudaBackend::timer_mark() {
   std::lock_guard<std::mutex> lk(marks_mu_);
   enter();
   if (epoch_ns_ < 0) {
-    AD_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    cuda::wait_stream(stream_, "cudaStreamSynchronize(stream_)");
     const int64_t h0 = now_ns();
     AD_CUDA_CHECK(cudaEventRecord(epoch_, stream_));
-    AD_CUDA_CHECK(cudaEventSynchronize(epoch_));
+    cuda::wait_event(epoch_, "cudaEventSynchronize(epoch_)");
     epoch_ns_ = (h0 + now_ns()) / 2;
   }
   if (used_marks_ == marks_.size()) {
@@ -42,7 +42,7 @@ int64_t CudaBackend::timer_ns(int64_t mark) {
   enter();
   AD_CHECK(mark >= 0 && static_cast<size_t>(mark) < used_marks_, "cuda backend: no timer mark {}", mark);
   CUevent_st* e = marks_[static_cast<size_t>(mark)];
-  AD_CUDA_CHECK(cudaEventSynchronize(e));
+  cuda::wait_event(e, "cudaEventSynchronize(e)");
   float ms = 0;
   AD_CUDA_CHECK(cudaEventElapsedTime(&ms, epoch_, e));
   return epoch_ns_ + static_cast<int64_t>(static_cast<double>(ms) * 1e6);
@@ -60,7 +60,7 @@ void CudaBackend::on_prepare(const StepLimits& lim) {
   grow(plan_dev_, bytes);
   for (auto& st : staging_) {
     if (st.bytes >= bytes) continue;
-    if (st.pending) AD_CUDA_CHECK(cudaEventSynchronize(st.done));
+    if (st.pending) cuda::wait_event(st.done, "cudaEventSynchronize(st.done)");
     st.pending = false;
     if (st.host) AD_CUDA_CHECK(cudaFreeHost(st.host));
     st.host = nullptr;
@@ -78,7 +78,7 @@ void CudaBackend::on_begin_step(const StepPlan& p) {
   const size_t n = static_cast<size_t>(3 * T + 2 * R);
   Staging& st = staging_[next_slot_++ % staging_.size()];
   if (st.pending) {
-    AD_CUDA_CHECK(cudaEventSynchronize(st.done));
+    cuda::wait_event(st.done, "cudaEventSynchronize(st.done)");
     st.pending = false;
   }
   AD_CHECK(st.host && st.bytes >= n * sizeof(int32_t) && plan_dev_.bytes >= n * sizeof(int32_t),
