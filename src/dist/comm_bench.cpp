@@ -210,6 +210,7 @@ class BenchMem {
 
 constexpr int kMinIters = 5, kMaxIters = 1000;  // automatic iteration counts (IMB: at most 1000)
 constexpr int kBlocks = 8;                       // timed samples of a back-to-back op
+constexpr int kSlots = 4096;                     // most stored sample times (--baseline's paired median)
 
 int64_t over_ranks(Communicator& comm, int64_t v, ReduceOp op) {
   comm.all_reduce(Tensor(&v, DType::I64, Shape{1}), op);
@@ -286,9 +287,13 @@ BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, 
   // calls with a barrier before each block only, as IMB times them; at most kBlocks blocks, so a block of many
   // small calls amortises the barrier's exit skew. With --baseline the raw call gets the same samples, in
   // alternating order.
+  // The samples' times are summed into at most kSlots slots (consecutive samples share one), so the memory does
+  // not grow with --iters (1e8 iterations once meant an 800 MB vector zeroed before the first call).
   const int samples = d.back_to_back ? std::min(r.iters, kBlocks) : r.iters;
-  std::vector<int64_t> t(static_cast<size_t>(samples)), traw(raw ? static_cast<size_t>(samples) : 0);
+  const int slots = std::min(samples, kSlots);
+  std::vector<int64_t> t(static_cast<size_t>(slots)), traw(raw ? static_cast<size_t>(slots) : 0);
   for (int s = 0; s < samples; ++s) {
+    const auto slot = static_cast<size_t>(int64_t(s) * slots / samples);
     const int calls = r.iters / samples + (s < r.iters % samples ? 1 : 0);
     auto sample = [&](bool use_raw) {
       comm.barrier();
@@ -298,9 +303,9 @@ BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, 
       return now_ns() - t0;
     };
     bool raw_first = raw && (s & 1);  // alternate, so neither side always runs second
-    if (raw_first) traw[size_t(s)] = sample(true);
-    t[size_t(s)] = sample(false);
-    if (raw && !raw_first) traw[size_t(s)] = sample(true);
+    if (raw_first) traw[slot] += sample(true);
+    t[slot] += sample(false);
+    if (raw && !raw_first) traw[slot] += sample(true);
   }
   auto st = rank_stats(comm, t, r.iters);
   r.time_us = st[0], r.avg_us = st[1], r.min_us = st[2];
@@ -308,8 +313,8 @@ BenchTimes measure(Communicator& comm, MpiCommunicator* raw, const CollDesc& d, 
     auto sr = rank_stats(comm, traw, r.iters);
     r.raw_time_us = sr[0], r.raw_avg_us = sr[1];
     // The paired ratio compares the slowest rank of each sample on both sides.
-    comm.all_reduce(Tensor(t.data(), DType::I64, Shape{samples}), ReduceOp::Max);
-    comm.all_reduce(Tensor(traw.data(), DType::I64, Shape{samples}), ReduceOp::Max);
+    comm.all_reduce(Tensor(t.data(), DType::I64, Shape{slots}), ReduceOp::Max);
+    comm.all_reduce(Tensor(traw.data(), DType::I64, Shape{slots}), ReduceOp::Max);
     r.ratio = median_ratio(t, traw);
   }
   return r;

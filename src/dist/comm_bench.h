@@ -11,7 +11,8 @@
 // with a steady clock; a rank's time is its mean over the iterations; `time` is the max over ranks
 // (IMB t_max), `avg` the mean over ranks (t_avg), `min` the min (t_min). With --baseline the raw
 // MPI call runs in the same loop, alternating which goes first, so wrapper and raw see the same
-// conditions; the ratio is the median of the per-iteration ratios of the slowest rank's times,
+// conditions; the ratio is the median of the per-iteration ratios of the slowest rank's times
+// (past 4096 iterations, of groups of consecutive ones: the stored times do not grow with --iters),
 // which a noisy machine disturbs far less than a ratio of means.
 #pragma once
 #include <cstdint>
