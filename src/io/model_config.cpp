@@ -48,10 +48,15 @@ int64_t ModelConfig::layer_params() const {
 
 void ModelConfig::validate() const {
   const int64_t kMax = config_json::kMaxSize;
-  for (auto [name, v] : {std::pair{"hidden size", hidden}, {"layers", n_layers}, {"attention heads", n_heads},
+  for (auto [name, v] : {std::pair{"hidden size", hidden}, {"attention heads", n_heads},
                          {"key/value heads", n_kv_heads}, {"head_dim", head_dim}, {"intermediate size", intermediate},
                          {"vocab size", vocab}, {"max positions", max_position}})
     AD_CHECK(v >= 1 && v <= kMax, "config of {}: {} must be from 1 to {}, got {}", architecture, name, kMax, v);
+  // Every layer is enumerated (tensor names, stage splits), so the count is bounded on its own: 1e9 layers of width 1
+  // is a small parameter count but a billion-entry checkpoint list.
+  AD_CHECK(n_layers >= 1 && n_layers <= config_json::kMaxLayers,
+           "config of {}: layers must be from 1 to {} (the deepest published decoders have under 200), got {}",
+           architecture, config_json::kMaxLayers, n_layers);
   AD_CHECK(n_heads % n_kv_heads == 0, "config: num_attention_heads {} is not a multiple of num_key_value_heads {}",
            n_heads, n_kv_heads);
   AD_CHECK(pos != PosKind::Rope || head_dim % 2 == 0, "config: head_dim {} must be even for rotary embeddings",

@@ -78,6 +78,8 @@ namespace config_json {
 // The largest size a config may give (hidden, layers, heads, vocab, ...): int32 is what kernels, positions and token
 // ids are indexed with.
 constexpr int64_t kMaxSize = 2147483647;
+// The most layers a config may give.
+constexpr int64_t kMaxLayers = 65536;
 
 // Typed reads of one JSON object's keys: a value of the wrong type or out of range throws naming the file and the
 // key ("FILE: hidden_size: expected an integer, got string \"64\""). A key that is absent or null takes its default.

@@ -10,6 +10,7 @@
 #include "cli/sweep_spec.h"
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "model/family.h"
 
 using namespace autodist;
 
@@ -65,5 +66,18 @@ TEST_CASE("fuzz regression: a safetensors index naming a shard longer than the s
   CHECK(error_of([&] { io::Checkpoint ck(dir.string()); }) ==
         (dir / "model.safetensors.index.json").string() + " names shard '" + (dir / shard).string() +
             "' which does not exist (File name too long)");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("fuzz regression: a config with a billion layers is refused before its tensors are listed") {
+  // The fuzzer's input (regressions/fuzz_config/billion_layers.json, its essence) passed the parameter bound (a
+  // billion layers of the default width) and checkpoint_tensors then enumerated a billion layers: a timeout.
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "autodist_fuzz_regression_layers";
+  fs::create_directories(dir);
+  fs::copy_file(kRegressions + "/fuzz_config/billion_layers.json", dir / "config.json",
+                fs::copy_options::overwrite_existing);
+  const std::string e = error_of([&] { load_model_config(dir.string()); });
+  CHECK_MESSAGE(e.find("layers must be from 1 to 65536") != std::string::npos, e);
   fs::remove_all(dir);
 }
