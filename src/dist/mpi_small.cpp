@@ -308,4 +308,19 @@ void reduce_scatter_ring(const Ctx& x, const void* send, void* recv, int count, 
   }
 }
 
+// reduce_scatter_ring of size blocks into this rank's block of recv, then all_gather_ring of the blocks in place: each
+// block is summed on one rank only, so every rank gets the same bits. The count % size elements past the blocks go
+// by recursive doubling.
+void all_reduce_ring(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t, MPI_Op op) {
+  const int n = x.size, block = count / n, tail = count - block * n;
+  const size_t tb = type_bytes(x, t), body = size_t(n) * size_t(block) * tb;
+  char* out = static_cast<char*>(recv);
+  char* own = out + size_t(x.rank) * size_t(block) * tb;
+  if (block > 0) {
+    reduce_scatter_ring(x, send, own, block, t, op);
+    all_gather_ring(x, own, recv, block, t);
+  }
+  if (tail > 0) all_reduce(x, static_cast<const char*>(send) + body, out + body, tail, t, op);
+}
+
 }  // namespace autodist::dist::small

@@ -8,9 +8,9 @@
 // barrier, recursive doubling, binomial trees, one round of direct sends) on MPI_Isend/MPI_Irecv completed through
 // MpiCommunicator::wait_all, so every wait keeps the timeout and the backoff. Reductions use MPI_Reduce_local with the
 // communicator's MPI_Op (bf16/f16 included), and every rank of an all_reduce gets the same bits (each pair combines
-// the same two values; the ops are commutative). Above kSmallMessageBytes libnbc is slow too for three of them, which
+// the same two values; the ops are commutative). Above kSmallMessageBytes libnbc is slow too for four of them, which
 // run here at every size: reduce (a binomial tree in segments), all_gather and reduce_scatter (rings of n-1 steps,
-// reduce_scatter's in segments), as MPI's large-message paths do. The messages use tag kTag, which no other message
+// reduce_scatter's in segments) and all_reduce (the two rings one after the other), as MPI's large-message paths do. The messages use tag kTag, which no other message
 // may use. Only mpi_communicator.cpp includes this header (it needs mpi.h). Buffers alias as communicator.h
 // describes; the caller has checked counts and dtypes, and a count fits an int (the caller chunks reduce's larger
 // ones). The other collectives get at most kMaxBytes.
@@ -54,5 +54,7 @@ void reduce_scatter(const Ctx& x, const void* send, void* recv, int count, MPI_D
 // The same two at any size (used above kSmallMessageBytes), as rings.
 void all_gather_ring(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t);
 void reduce_scatter_ring(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t, MPI_Op op);
+// all_reduce as reduce_scatter_ring + all_gather_ring (above kSmallMessageBytes). In place when send == recv.
+void all_reduce_ring(const Ctx& x, const void* send, void* recv, int count, MPI_Datatype t, MPI_Op op);
 
 }  // namespace autodist::dist::small
