@@ -1,6 +1,7 @@
 #include "perf/profiler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 #include <cmath>
 #include <set>
@@ -100,7 +101,7 @@ std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType
     wk.x = filled(be, DType::F32, {M, most}, rng);
     wk.y = Buffer(&be, DType::F32, {M, most});
   }
-  const int rounds = M == 1 ? 20 : 1;  // short rounds: more of them find a quiet moment on a shared host
+  int rounds = 1;
   auto body = [&](Work& wk) {
     for (int r = 0; r < rounds; ++r)
       for (size_t i = 0; i < wk.w.size(); ++i) {
@@ -108,14 +109,25 @@ std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType
         be.gemm(Tensor(wk.x.t().data, DType::F32, {M, w.dim(1)}), w, nullptr, Tensor(wk.y.t().data, DType::F32, {M, w.dim(0)}));
       }
   };
-  // Each thread times itself; a round takes as long as its slowest thread, and the least disturbed round is the
-  // k-at-once time. (The least disturbed thread of a round, as before, picked a thread that had run while the others
-  // had not started or had finished: 1.00 at prefill size, where ranks computing at once on this VM ran 15-20% slower.)
+  // Rounds of about 20 ms alone: long against a thread's start, short enough that some find a quiet moment on a
+  // shared host.
+  {
+    const int64_t t0 = now_ns();
+    body(work[0]);
+    rounds = static_cast<int>(std::clamp(0.02 / std::max((now_ns() - t0) * 1e-9, 1e-9), 1.0, 1000.0));
+  }
+  // Each thread times itself from a common start (a spin barrier: threads started one after another overlapped only
+  // in part, and the least disturbed round was then the one that overlapped least: 1.01 at prefill size where two
+  // rank processes on this VM ran ~15% slower). A round takes as long as its slowest thread; the least disturbed
+  // round is the k-at-once time.
   auto timed = [&](int k) {
     double best = 1e30;
     for (int rep = 0; rep < 9; ++rep) {
       std::vector<double> ts(static_cast<size_t>(k));
+      std::atomic<int> ready{0};
       auto one = [&](int i) {
+        ready.fetch_add(1);
+        while (ready.load() < k) std::this_thread::yield();
         const int64_t t0 = now_ns();
         body(work[static_cast<size_t>(i)]);
         ts[static_cast<size_t>(i)] = (now_ns() - t0) * 1e-9;
