@@ -9,6 +9,9 @@ enum class ThreadLevel { Single, Funneled, Serialized, Multiple };
 ThreadLevel parse_thread_level(const std::string& s);  // single|funneled|serialized|multiple
 const char* thread_level_name(ThreadLevel t);
 
+// Open MPI's TCP eager limit that MpiEnv sets unless the environment gives one (mpi_env.cpp says why).
+inline constexpr const char* kTcpEagerLimit = "1048576";
+
 class MpiEnv {
  public:
   // Initialise MPI once, asking for `level` (the engine needs MULTIPLE: the KV sync has its own

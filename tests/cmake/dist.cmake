@@ -17,6 +17,12 @@ foreach(np 2 3 4)
                        PROCESSORS ${np} LABELS mpi)
 endforeach()
 
+# A limit the user gives Open MPI is kept (MpiEnv sets its own TCP eager limit otherwise).
+add_test(NAME mpi_env_user_eager_limit
+         COMMAND ${MPIRUN} -np 2 --mca btl_tcp_eager_limit 65536 $<TARGET_FILE:autodist_mpi_tests> -tc=MpiEnv*)
+set_tests_properties(mpi_env_user_eager_limit PROPERTIES ENVIRONMENT "${MPIRUN_ENV};AUTODIST_TEST_USER_EAGER_LIMIT=65536"
+                     TIMEOUT 120 PROCESSORS 2 LABELS mpi)
+
 # comm-bench: every op, checked, on 4 ranks (short sweep); 3 ranks in bf16 with max, root 2 and
 # the raw-MPI baseline (the pair ops are skipped on an odd world); one rank without mpirun.
 add_test(NAME comm_bench_all_np4
