@@ -117,8 +117,8 @@ std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType
     rounds = static_cast<int>(std::clamp(0.02 / std::max((now_ns() - t0) * 1e-9, 1e-9), 1.0, 1000.0));
   }
   // Each thread times itself from a common start (a spin barrier: threads started one after another overlapped only
-  // in part, and the least disturbed round was then the one that overlapped least: 1.01 at prefill size where two
-  // rank processes on this VM ran ~15% slower). A round takes as long as its slowest thread; the least disturbed
+  // in part, and the least disturbed round was then the one that overlapped least: 1.005 at prefill size, 1.036 from
+  // a common start on the 2-core VM). A round takes as long as its slowest thread; the least disturbed
   // round is the k-at-once time.
   auto timed = [&](int k) {
     double best = 1e30;
