@@ -82,7 +82,7 @@ fi
 echo "== comm-bench (intra-host link)"
 mkdir -p "$out/comm" "$out/comm4"
 if [ $repredict = 0 ] || [ ! -f "$out/comm4/comm_bench.csv" ]; then
-  mpirun --oversubscribe -np 2 "$bin" comm-bench --op sendrecv -b 1K -e 8M -f 4 --output-dir "$out/comm" \
+  mpirun --oversubscribe -np 2 "$bin" comm-bench --op sendrecv -b 1K -e 8M -f 2 --output-dir "$out/comm" \
     > "$out/comm/table.txt" 2>&1 || { cat "$out/comm/table.txt"; exit 1; }
   # 4 ranks: the all_reduce of an oversubscribed host (more ranks than cores), if this host is one.
   mpirun --oversubscribe -np 4 "$bin" comm-bench --op all_reduce -b 4K -e 4M -f 4 --output-dir "$out/comm4" \
@@ -150,7 +150,7 @@ cluster_up() {  # RATE
   mkdir -p "$d"
   if [ $repredict = 0 ] || [ ! -f "$d/comm_bench.csv" ]; then
     wait_quiet
-    $(launcher 2 1) "$bin" comm-bench --op sendrecv -b 1K -e 4M -f 4 --output-dir "$d" > "$d/table.txt" 2>&1 ||
+    $(launcher 2 1) "$bin" comm-bench --op sendrecv -b 1K -e 4M -f 2 --output-dir "$d" > "$d/table.txt" 2>&1 ||
       { cat "$d/table.txt"; exit 1; }
   fi
 }
@@ -161,8 +161,9 @@ cluster_flags() {  # RATE RANKS PER_HOST: predict's cluster for this configurati
   fi
   local gbps
   case $1 in off) gbps=10 ;; *gbit) gbps=${1%gbit} ;; *mbit) gbps=$(python3 -c "print(${1%mbit} / 1000)") ;; esac
-  # Every namespace host sees all of this machine's cores (they share them); the link is the one comm-bench fitted.
-  echo "--hosts $(( $2 / $3 )) --ranks-per-host $3 --link-gbps $gbps --cores-per-host $(nproc)" \
+  # The namespace hosts are one machine: they share its cores and memory. The link is the one comm-bench fitted.
+  local hosts=$(( $2 / $3 ))
+  echo "--hosts $hosts --ranks-per-host $3 --hosts-per-machine $hosts --link-gbps $gbps --cores-per-host $(nproc)" \
        "--comm-csv-inter $out/comm_inter_$1/comm_bench.csv"
 }
 measure() {  # RANKS PER_HOST FLAGS BATCH PLEN OLEN -> "ttft_ms tpot_ms"

@@ -16,6 +16,8 @@ void add_cluster_options(po::options_description& d, ClusterOptions& o) {
     ("link-gbps", po::value(&o.link_gbps), "uniform cluster: each host's link to the others, Gb/s")
     ("link-latency-us", po::value(&o.link_latency_us)->default_value(50), "uniform cluster: that link's latency, us")
     ("cores-per-host", po::value(&o.cores_per_host), "uniform cluster: cores per host (default: this machine's)")
+    ("hosts-per-machine", po::value(&o.hosts_per_machine)->default_value(1),
+     "uniform cluster: consecutive hosts sharing one machine's cores and memory (network namespaces, containers)")
     ("memory-gb", po::value(&o.memory_gb), "uniform cluster: memory per host, GB (default: this machine's)")
     ("intra-gbps", po::value(&o.intra_gbps)->default_value(80), "uniform cluster: link between ranks of a host, Gb/s")
     ("intra-latency-us", po::value(&o.intra_latency_us)->default_value(2), "uniform cluster: its latency, us")
@@ -39,6 +41,8 @@ perf::Cluster make_cluster(const ClusterOptions& o, int default_ranks) {
   const bool shorthand = o.hosts || o.ranks_per_host || o.link_gbps;
   AD_CHECK(!(shorthand && !o.cluster.empty()), "give --cluster FILE or the --hosts/--ranks-per-host/--link-gbps "
                                                "shorthand, not both");
+  AD_CHECK(o.hosts_per_machine == 1 || shorthand, "--hosts-per-machine is part of the --hosts shorthand (in a "
+                                                  "cluster.yaml, give the hosts of one machine a 'machine' key)");
   perf::Cluster c;
   const int cores = o.cores_per_host ? o.cores_per_host
                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -51,7 +55,8 @@ perf::Cluster make_cluster(const ClusterOptions& o, int default_ranks) {
   } else if (shorthand) {
     AD_CHECK(o.hosts && o.ranks_per_host && o.link_gbps,
              "the uniform cluster shorthand needs all of --hosts, --ranks-per-host and --link-gbps");
-    c = perf::uniform_cluster(o.hosts, o.ranks_per_host, o.link_gbps, o.link_latency_us, cores, mem, intra);
+    c = perf::uniform_cluster(o.hosts, o.ranks_per_host, o.link_gbps, o.link_latency_us, cores, mem, intra,
+                              o.hosts_per_machine);
   } else {
     c = perf::uniform_cluster(1, default_ranks, 1, 0, cores, mem, intra);
     c.source = "this machine";

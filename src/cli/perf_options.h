@@ -16,7 +16,7 @@ namespace po = boost::program_options;
 struct ClusterOptions {
   std::string cluster, comm_csv_inter;
   std::vector<std::string> comm_csv;
-  int hosts = 0, ranks_per_host = 0, cores_per_host = 0;
+  int hosts = 0, ranks_per_host = 0, cores_per_host = 0, hosts_per_machine = 1;
   double link_gbps = 0, link_latency_us = 50, memory_gb = 0;
   double intra_gbps = 80, intra_latency_us = 2;
 };

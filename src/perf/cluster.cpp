@@ -25,21 +25,31 @@ int Cluster::host_of(int rank) const {
   AD_FAIL("rank {} is outside the cluster's {} ranks", rank, world());
 }
 
+int Cluster::machine_of(int host) const {
+  const HostSpec& h = hosts[static_cast<size_t>(host)];
+  if (h.machine.empty()) return host;
+  for (size_t i = 0; i < hosts.size(); ++i)
+    if (hosts[i].machine == h.machine) return static_cast<int>(i);
+  return host;
+}
+
+int Cluster::machine_ranks(int host) const {
+  const int m = machine_of(host);
+  int n = 0;
+  for (size_t i = 0; i < hosts.size(); ++i) n += machine_of(static_cast<int>(i)) == m ? hosts[i].ranks : 0;
+  return n;
+}
+
 double Cluster::memory_per_rank(int rank) const {
-  const HostSpec& h = hosts[static_cast<size_t>(host_of(rank))];
+  const int host = host_of(rank);
+  const HostSpec& h = hosts[static_cast<size_t>(host)];
   if (h.devices > 0) return h.device_memory_bytes;
-  return h.memory_bytes / std::max(h.ranks, 1);
+  return h.memory_bytes / std::max(machine_ranks(host), 1);
 }
 
 const Link& Cluster::intra_link(int host) const {
   const HostSpec& h = hosts[static_cast<size_t>(host)];
-  return has_oversubscribed && h.devices == 0 && h.ranks > h.cores ? intra_oversubscribed : intra;
-}
-
-double Cluster::slowdown(int host, int busy, int threads) const {
-  const HostSpec& h = hosts[static_cast<size_t>(host)];
-  if (h.devices > 0) return 1.0;
-  return std::max(1.0, static_cast<double>(busy) * threads / std::max(h.cores, 1));
+  return has_oversubscribed && h.devices == 0 && machine_ranks(host) > h.cores ? intra_oversubscribed : intra;
 }
 
 namespace {
@@ -96,7 +106,8 @@ Cluster load_cluster(const std::string& path) {
   const YAML::Node hosts = root["hosts"];
   AD_CHECK(hosts && hosts.IsSequence() && hosts.size() > 0, "{}: 'hosts' must be a non-empty list", path);
   for (const YAML::Node& h : hosts) {
-    only_keys(path, h, {"name", "count", "ranks", "cores", "memory_gb", "devices", "device_memory_gb"}, "a host");
+    only_keys(path, h, {"name", "count", "ranks", "cores", "memory_gb", "devices", "device_memory_gb", "machine"},
+              "a host");
     HostSpec s;
     s.name = h["name"] ? h["name"].as<std::string>() : fmt::format("h{}", c.hosts.size());
     s.ranks = static_cast<int>(num(path, h, "ranks", 1, true, 1));
@@ -106,6 +117,16 @@ Cluster load_cluster(const std::string& path) {
     s.device_memory_bytes = num(path, h, "device_memory_gb", 0, s.devices > 0, 0) * kGB;
     AD_CHECK(s.devices == 0 || s.devices >= s.ranks, "{}: host {} has {} ranks but {} devices: one device per rank",
              at(path, h), s.name, s.ranks, s.devices);
+    if (h["machine"]) {
+      AD_CHECK(h["machine"].IsScalar() && !h["machine"].Scalar().empty(), "{}: 'machine' must be a name",
+               at(path, h["machine"]));
+      s.machine = h["machine"].Scalar();
+      for (const HostSpec& o : c.hosts)
+        AD_CHECK(o.machine != s.machine || (o.cores == s.cores && o.memory_bytes == s.memory_bytes),
+                 "{}: host {} is on machine {} with host {}, but gives other cores or memory_gb ({} cores, {} GB "
+                 "against {}, {}): hosts of one machine give the machine's",
+                 at(path, h), s.name, s.machine, o.name, s.cores, s.memory_bytes / kGB, o.cores, o.memory_bytes / kGB);
+    }
     const int count = static_cast<int>(num(path, h, "count", 1, false, 1));
     for (int i = 0; i < count; ++i) {
       HostSpec t = s;
@@ -128,17 +149,22 @@ Cluster load_cluster(const std::string& path) {
 }
 
 Cluster uniform_cluster(int hosts, int ranks_per_host, double link_gbps, double link_latency_us, int cores_per_host,
-                        double memory_gb_per_host, const Link& intra) {
+                        double memory_gb_per_host, const Link& intra, int hosts_per_machine) {
   AD_CHECK(hosts >= 1, "--hosts must be >= 1, got {}", hosts);
   AD_CHECK(ranks_per_host >= 1, "--ranks-per-host must be >= 1, got {}", ranks_per_host);
   AD_CHECK(link_gbps > 0, "--link-gbps must be > 0, got {}", link_gbps);
   AD_CHECK(link_latency_us >= 0, "--link-latency-us must be >= 0, got {}", link_latency_us);
   AD_CHECK(cores_per_host >= 1, "--cores-per-host must be >= 1, got {}", cores_per_host);
   AD_CHECK(memory_gb_per_host > 0, "--memory-gb must be > 0, got {}", memory_gb_per_host);
+  AD_CHECK(hosts_per_machine >= 1 && hosts % hosts_per_machine == 0,
+           "--hosts-per-machine must be >= 1 and divide --hosts {}, got {}", hosts, hosts_per_machine);
   Cluster c;
   c.source = fmt::format("--hosts {} --ranks-per-host {} --link-gbps {}", hosts, ranks_per_host, link_gbps);
-  for (int h = 0; h < hosts; ++h)
-    c.hosts.push_back({fmt::format("h{}", h), ranks_per_host, cores_per_host, memory_gb_per_host * kGB, 0, 0});
+  if (hosts_per_machine > 1) c.source += fmt::format(" --hosts-per-machine {}", hosts_per_machine);
+  for (int h = 0; h < hosts; ++h) {
+    const std::string machine = hosts_per_machine > 1 ? fmt::format("m{}", h / hosts_per_machine) : "";
+    c.hosts.push_back({fmt::format("h{}", h), ranks_per_host, cores_per_host, memory_gb_per_host * kGB, 0, 0, machine});
+  }
   c.intra = intra;
   c.inter = {link_latency_us * 1e-6, link_gbps * 1e9 / 8, {}};
   return c;

@@ -20,6 +20,9 @@ struct HostSpec {
   double memory_bytes = 0;         // host memory
   int devices = 0;                 // accelerators (0: the ranks compute on the cores)
   double device_memory_bytes = 0;  // per device
+  // Hosts with the same machine share its cores and memory (network namespaces of one machine, containers): `cores`
+  // and `memory_bytes` are then the machine's, the same on each of its hosts. Empty: a machine of its own.
+  std::string machine;
 };
 
 struct Cluster {
@@ -33,18 +36,19 @@ struct Cluster {
 
   int world() const;
   int host_of(int rank) const;
-  // The memory one rank may use: its device's, or the host's memory over its ranks.
+  // The first host of `host`'s machine (itself unless it shares one), and the ranks of every host on that machine.
+  int machine_of(int host) const;
+  int machine_ranks(int host) const;
+  // The memory one rank may use: its device's, or the machine's memory over the machine's ranks.
   double memory_per_rank(int rank) const;
   const Link& link(int a, int b) const { return host_of(a) == host_of(b) ? intra_link(host_of(a)) : inter; }
   const Link& intra_link(int host) const;
-  // Compute slowdown of a host when `busy` of its ranks compute at once with `threads` threads each: ranks on the
-  // cores share them (busy x threads / cores, at least 1); ranks with a device each do not slow each other.
-  double slowdown(int host, int busy, int threads) const;
 };
 
 // Throws naming the file, line and key that is wrong.
 Cluster load_cluster(const std::string& path);
+// hosts_per_machine > 1: consecutive hosts share a machine (its cores_per_host cores and memory_gb_per_host).
 Cluster uniform_cluster(int hosts, int ranks_per_host, double link_gbps, double link_latency_us, int cores_per_host,
-                        double memory_gb_per_host, const Link& intra);
+                        double memory_gb_per_host, const Link& intra, int hosts_per_machine = 1);
 
 }  // namespace autodist::perf

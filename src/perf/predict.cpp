@@ -149,6 +149,7 @@ struct Ctx {
   double comm[2] = {0, 0};              // stage 0's tensor-parallel communication per phase
   WaitModel wait;                       // how the ranks' waits end (crowded hosts sleep sooner)
   int rank(int stage) const { return stage * l.tp; }
+  int machine(int r) const { return cl.machine_of(cl.host_of(r)); }  // ranks of one machine share its cores
   Link pp_link(int s, int t) const { return cl.link(rank(s), rank(t)); }
   double pp_share(int s, int t) const {
     return cl.host_of(rank(s)) == cl.host_of(rank(t)) ? 1.0 : static_cast<double>(l.tp);
@@ -164,7 +165,7 @@ struct Ctx {
     if (s == 0) comm[phase] += t.comm;
     return t.total();
   }
-  // Contention of every stage in `phase`: while stage s computes, how many ranks of its host compute too (its own
+  // Contention of every stage in `phase`: while stage s computes, how many ranks of its machine compute too (its own
   // tensor-parallel peers always; another stage for the part of s's compute its compute overlaps in the replay) and,
   // for the cores, how many spin at the start of a wait (Sim's WaitModel) meanwhile.
   void update_contention(int phase, const Sim& sim) {
@@ -189,13 +190,13 @@ struct Ctx {
     std::vector<std::vector<Sim::Interval>> comp, spin;
     for (int s = 0; s < l.pp; ++s) comp.push_back(iv(s, false)), spin.push_back(iv(s, true));
     for (int s = 0; s < l.pp; ++s) {
-      const int h = cl.host_of(rank(s));
+      const int m = machine(rank(s));
       double own = 0;
       for (const Sim::Interval& i : comp[static_cast<size_t>(s)]) own += i.t1 - i.t0;
       double mem = 0, cpu = 0;
       for (int t = 0; t < l.pp; ++t) {
         int n = 0;
-        for (int j = 0; j < l.tp; ++j) n += cl.host_of(rank(t) + j) == h;
+        for (int j = 0; j < l.tp; ++j) n += machine(rank(t) + j) == m;
         if (t == s || own <= 0) {
           mem += n, cpu += n;
           continue;
@@ -270,10 +271,12 @@ void build_sp_prefill(Ctx& x, Sim& sim) {
   const int64_t B = x.w.batch, L = x.w.prompt_len, C = x.l.sp_chunk, nc = (L + C - 1) / C;
   const bool sync = x.l.kv_sync != KvSyncKind::None;
   const double D4 = static_cast<double>(x.c.hidden) * 4;
-  auto block = [&](int q) {
+  // Stage q's KV block: one message per layer for K and one for V (KvSync::post), parts of block / msgs(q) bytes.
+  auto msgs = [&](int q) {
     const StageRange& r = x.parts[static_cast<size_t>(q)];
-    return static_cast<double>(r.last - r.first) * 2 * L * x.shapes.hk * x.c.head_dim * 4;
+    return static_cast<int>(2 * (r.last - r.first));
   };
+  auto block = [&](int q) { return static_cast<double>(msgs(q)) * L * x.shapes.hk * x.c.head_dim * 4; };
   auto host_ranks = [&](int q) { return x.cl.hosts[static_cast<size_t>(x.cl.host_of(q))].ranks; };
   for (int64_t b = 0; b < B; ++b) {
     for (int s = 0; s < N; ++s) {
@@ -312,7 +315,7 @@ void build_sp_prefill(Ctx& x, Sim& sim) {
           if (q == s) continue;
           const bool cross = x.cl.host_of(q) != x.cl.host_of(s);
           const double share = cross ? std::max<double>(N - 1, host_ranks(s) * (N - host_ranks(s))) : N - 1;
-          sim.isend(a, N + q, mid(kSyncMsg, b, s, q), block(s), x.cl.link(s, q), share);
+          sim.isend(a, N + q, mid(kSyncMsg, b, s, q), block(s), x.cl.link(s, q), share, msgs(s));
         }
         for (int q = 0; q < N; ++q)
           if (q != s) sim.wait_send(a, N + q, mid(kSyncMsg, b, s, q)), sim.wait_recv(a, N + q, mid(kSyncMsg, b, q, s));
@@ -322,7 +325,7 @@ void build_sp_prefill(Ctx& x, Sim& sim) {
         for (int r = 0; r < N - 1; ++r) {
           const int send_q = (s - r + N) % N;
           sim.irecv(a, N + prev, mid(kRing, b, r, prev));
-          sim.isend(a, N + next, mid(kRing, b, r, s), block(send_q), x.cl.link(s, next));
+          sim.isend(a, N + next, mid(kRing, b, r, s), block(send_q), x.cl.link(s, next), 1, msgs(send_q));
           sim.wait_recv(a, N + prev, mid(kRing, b, r, prev));
           sim.wait_send(a, N + next, mid(kRing, b, r, s));
         }
@@ -333,14 +336,14 @@ void build_sp_prefill(Ctx& x, Sim& sim) {
   for (int s = 0; s < N; ++s) sim.mark(s, kTtftMark);
 }
 
-// The waits of dist::Backoff: on a host whose ranks outnumber its cores (dist::set_wait_yield_at_once) a wait sleeps
+// The waits of dist::Backoff: on a machine whose ranks outnumber its cores (dist::set_wait_yield_at_once) a wait sleeps
 // after yield_crowded, its sleeps up to max_sleep_crowded (ending about half of one late); elsewhere after `yield`.
 WaitModel wait_model(const Cluster& cl, int threads) {
   using std::chrono::duration;
   const dist::BackoffPolicy b;
   WaitModel w;
-  for (const HostSpec& h : cl.hosts)
-    if (h.devices == 0 && h.ranks * threads > h.cores) {
+  for (size_t i = 0; i < cl.hosts.size(); ++i)
+    if (const HostSpec& h = cl.hosts[i]; h.devices == 0 && cl.machine_ranks(static_cast<int>(i)) * threads > h.cores) {
       w.sleep_after_s = duration<double>(b.sleep_after(true)).count();
       w.wake_s = duration<double>(b.longest_sleep(true)).count() / 2;
     }
@@ -375,7 +378,7 @@ Prediction predict(const ModelConfig& c, const Profile& p, const Cluster& cl, co
       x.update_contention(0, sim);
       if (sync) {  // redundant decode: the whole model on every rank at once, no communication
         double ranks0 = 0;
-        for (int r = 0; r < cl.world(); ++r) ranks0 += cl.host_of(r) == cl.host_of(0);
+        for (int r = 0; r < cl.world(); ++r) ranks0 += x.machine(r) == x.machine(0);
         x.set_contention(1, 0, ranks0, ranks0);
         double t = 0;
         for (int64_t step = 1; step <= S; ++step) {

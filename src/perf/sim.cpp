@@ -17,16 +17,19 @@ int Sim::add_actor() {
   return static_cast<int>(ops_.size()) - 1;
 }
 
-void Sim::isend(int a, int to, int64_t id, double bytes, const Link& l, double share) {
-  Op o{Kind::Isend, 0, to, id, bytes, share, l};
+void Sim::isend(int a, int to, int64_t id, double bytes, const Link& l, double share, int parts) {
+  AD_CHECK(parts >= 1, "perf sim: a message of {} parts", parts);
+  Op o{Kind::Isend, 0, to, id, bytes, share, l, parts};
   ops_[a].push_back(o);
 }
 
 void Sim::irecv(int a, int from, int64_t id) { push(a, Kind::Irecv, 0, from, id); }
 
+bool Sim::Msg::eager() const { return bytes / parts <= kEagerBytes; }
+
 double Sim::Msg::done() const {
-  const double start = bytes <= kEagerBytes ? send_post : std::max(send_post, recv_post);
-  return start + link.time(bytes, share);
+  const double start = eager() ? send_post : std::max(send_post, recv_post);
+  return start + parts * link.time(bytes / parts, share);
 }
 
 bool Sim::step(int a) {
@@ -46,7 +49,7 @@ bool Sim::step(int a) {
     case Kind::Isend: {
       Msg& m = msgs_[{a, o.peer, o.id}];
       AD_CHECK(!m.posted_send, "perf sim: message {} from {} to {} sent twice", o.id, a, o.peer);
-      m.posted_send = true, m.send_post = t, m.bytes = o.bytes, m.share = o.share, m.link = o.link;
+      m.posted_send = true, m.send_post = t, m.bytes = o.bytes, m.share = o.share, m.link = o.link, m.parts = o.parts;
       break;
     }
     case Kind::Irecv: {
@@ -57,8 +60,9 @@ bool Sim::step(int a) {
     }
     case Kind::WaitSend: {
       const Msg& m = msgs_[{a, o.peer, o.id}];
-      if (m.bytes > kEagerBytes && !m.posted_recv) return false;
-      if (m.bytes > kEagerBytes) waited_until(m.done());
+      if (m.eager()) break;
+      if (!m.posted_recv) return false;
+      waited_until(m.done());
       break;
     }
     case Kind::WaitRecv: {

@@ -3,7 +3,7 @@
 //
 // Each actor (a rank's main thread, or its KV-sync thread) runs its ops in order. A message of b bytes is on the wire
 // from the later of its send and its receive being posted (rendezvous; eager below 4 KiB: from the send) for
-// link.alpha + b share / link.bw. A receive ends when its message has arrived, a send's wait when it has left. The
+// link.alpha + b share / link.bw (link.time). A receive ends when its message has arrived, a send's wait when it has left. The
 // replay is exact for the program given; the programs are built in perf/predict.cpp to mirror the runtime's loops.
 #pragma once
 #include <chrono>
@@ -40,14 +40,16 @@ class Sim {
     int64_t id = 0;      // messages: id (unique per pair); signals and marks: their id
     double bytes = 0, share = 1;
     Link link;
+    int parts = 1;  // messages: sent as this many back-to-back messages of bytes / parts
   };
 
   int add_actor();  // returns its index
   // tag: which phase the work belongs to (the intervals below keep it).
   void compute(int a, double s, int tag = 0) { push(a, Kind::Compute, s, -1, tag); }
   // Non-blocking send / receive; wait_* block until done. send() is isend + wait (a blocking MPI_Send of a small
-  // message: eager, done at once).
-  void isend(int a, int to, int64_t id, double bytes, const Link& l, double share = 1);
+  // message: eager, done at once). parts > 1: the bytes go as that many messages of bytes / parts posted together
+  // (the KV sync's K and V of each layer), one after another on the link: parts x link.time(bytes / parts).
+  void isend(int a, int to, int64_t id, double bytes, const Link& l, double share = 1, int parts = 1);
   void irecv(int a, int from, int64_t id);
   void wait_send(int a, int to, int64_t id) { push(a, Kind::WaitSend, 0, to, id); }
   void wait_recv(int a, int from, int64_t id) { push(a, Kind::WaitRecv, 0, from, id); }
@@ -73,8 +75,10 @@ class Sim {
  private:
   struct Msg {
     double send_post = -1, recv_post = -1, bytes = 0, share = 1;
+    int parts = 1;
     Link link;
     bool posted_send = false, posted_recv = false;
+    bool eager() const;  // each part small enough to leave before its receive is posted
     double done() const;
   };
   void push(int a, Kind k, double s, int peer = -1, int64_t id = 0) {

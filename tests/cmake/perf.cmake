@@ -36,6 +36,13 @@ perf_fail(stages "--pp 5: more pipeline stages than the 4 layers" predict ${PERF
 perf_fail(sp_tp "SP\\+PP prefill runs with --tensor-parallel-size 1" predict ${PERF_ARGS} --tp 2 --pp 2
           --sp-chunk-size 16)
 perf_fail(shorthand "needs all of --hosts, --ranks-per-host and --link-gbps" predict ${PERF_ARGS} --hosts 2)
+perf_fail(hosts_per_machine "--hosts-per-machine must be >= 1 and divide --hosts 3, got 2" predict ${PERF_ARGS}
+          --pp 3 --hosts 3 --ranks-per-host 1 --link-gbps 1 --hosts-per-machine 2)
+perf_fail(hosts_per_machine_alone "--hosts-per-machine is part of the --hosts shorthand" predict ${PERF_ARGS}
+          --hosts-per-machine 2)
+# Two namespace hosts of one 1-core machine: with SP+PP's redundant decode both ranks compute at once on the core.
+perf_ok(predict_one_machine "\"ttft_ms\"" predict ${PERF_ARGS} --pp 2 --sp-chunk-size 16 --kv-sync ring
+        --prompt-len 64 --json --hosts 2 --ranks-per-host 1 --link-gbps 1 --cores-per-host 1 --hosts-per-machine 2)
 perf_fail(cluster_yaml "bad_cluster.yaml:4: 'gbps' must be a number, got 'fast'" predict ${PERF_ARGS}
           --cluster ${PERF_DATA}/bad_cluster.yaml)
 perf_fail(comm_csv "bad_comm.csv: no 'ranks' column" predict ${PERF_ARGS} --comm-csv ${PERF_DATA}/bad_comm.csv)

@@ -117,8 +117,24 @@ links:
   CHECK(c.inter.bw_Bps == doctest::Approx(1e9 / 8));
   CHECK(c.inter.alpha_s == doctest::Approx(50e-6));
   CHECK(c.memory_per_rank(5) == doctest::Approx(2.0 * 1024 * 1024 * 1024));
-  CHECK(c.slowdown(0, 4, 1) == doctest::Approx(2.0));  // 4 busy ranks on 2 cores
-  CHECK(c.slowdown(0, 1, 1) == doctest::Approx(1.0));
+  CHECK(c.machine_ranks(1) == 4);  // a machine of its own
+  const Cluster ns = load_cluster(write_temp("ns.yaml", R"(hosts:
+  - {name: ns, count: 2, ranks: 2, cores: 2, memory_gb: 8, machine: box}
+  - {name: other, ranks: 1, cores: 4, memory_gb: 8}
+links:
+  intra_host: {gbps: 80}
+  inter_host: {gbps: 1}
+)"));
+  CHECK(ns.machine_of(1) == 0);
+  CHECK(ns.machine_of(2) == 2);
+  CHECK(ns.machine_ranks(1) == 4);  // both namespace hosts on the box
+  CHECK(ns.memory_per_rank(3) == doctest::Approx(2.0 * 1024 * 1024 * 1024));
+  CHECK(ns.memory_per_rank(4) == doctest::Approx(8.0 * 1024 * 1024 * 1024));
+  const std::string mixed = write_temp("mixed.yaml", "hosts:\n  - {name: a, ranks: 1, cores: 2, memory_gb: 8, machine: m}\n"
+                                                   "  - {name: b, ranks: 1, cores: 4, memory_gb: 8, machine: m}\n"
+                                                   "links:\n  intra_host: {gbps: 80}\n  inter_host: {gbps: 1}\n");
+  CHECK_THROWS_WITH_AS(load_cluster(mixed), doctest::Contains("host b is on machine m with host a, but gives other"),
+                       Error);
   const std::string bad = write_temp("bad.yaml", "hosts:\n  - {ranks: 2, cores: 2, memory_gb: 8, gpus: 2}\n"
                                                  "links:\n  intra_host: {gbps: 80}\n");
   CHECK_THROWS_WITH_AS(load_cluster(bad), doctest::Contains("unknown key 'gpus' in a host"), Error);

@@ -90,6 +90,25 @@ TEST_CASE("perf: pipelined decode step is the stages in turn, tensor parallel ha
   CHECK(tp2.tpot_s == doctest::Approx((4 * kLayer + kHead) / 2));
 }
 
+TEST_CASE("perf: hosts of one machine share its cores and memory") {
+  const ModelConfig c = tiny();
+  const Profile p = flop_profile();
+  const Workload w = work(1, 10, 5);
+  PerfLayout l;
+  l.pp = 2, l.sp_chunk = 5, l.kv_sync = KvSyncKind::Ring;  // after the sync both ranks decode the whole model at once
+  const Cluster apart = uniform_cluster(2, 1, 1, 0, 1, 64, Link{0, 1e30});
+  const Cluster shared = uniform_cluster(2, 1, 1, 0, 1, 64, Link{0, 1e30}, 2);
+  CHECK(shared.machine_of(1) == 0);
+  CHECK(shared.machine_ranks(1) == 2);
+  CHECK(apart.machine_ranks(1) == 1);
+  CHECK(shared.memory_per_rank(1) == doctest::Approx(apart.memory_per_rank(1) / 2));
+  const double step = 4 * kLayer + kHead;
+  CHECK(predict(c, p, apart, l, w).tpot_s == doctest::Approx(step));       // a core each
+  CHECK(predict(c, p, shared, l, w).tpot_s == doctest::Approx(2 * step));  // two ranks on the one core
+  CHECK_THROWS_WITH_AS(uniform_cluster(3, 1, 1, 0, 1, 64, Link{0, 1e30}, 2),
+                       doctest::Contains("--hosts-per-machine must be >= 1 and divide --hosts 3"), Error);
+}
+
 TEST_CASE("perf: memory per rank of a known config, by hand") {
   const ModelConfig c = tiny();
   const Workload w = work(1, 10, 3);
