@@ -138,3 +138,9 @@ set_tests_properties(bad_device_form bad_device_ordinal bad_comm_nccl_on_cpu bad
 add_test(NAME gpu_check_cpu_selftest COMMAND ${CMAKE_SOURCE_DIR}/scripts/gpu_check.sh --device cpu)
 set_tests_properties(gpu_check_cpu_selftest PROPERTIES TIMEOUT 300 PROCESSORS 2 ENVIRONMENT
                      "GPU_CHECK_LOCAL=1;GPU_CHECK_BUILD=${CMAKE_BINARY_DIR};OUT=${CMAKE_CURRENT_BINARY_DIR}/gpu_check_out")
+
+# compare_imb.sh's table from earlier rounds (--report): median and best-round statistics on made-up rounds.
+add_test(NAME compare_imb_report
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/scripts/compare_imb_report.sh ${CMAKE_SOURCE_DIR}/scripts/compare_imb.sh
+                 ${CMAKE_CURRENT_BINARY_DIR}/compare_imb_report)
+set_tests_properties(compare_imb_report PROPERTIES TIMEOUT 60)
