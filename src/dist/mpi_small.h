@@ -10,10 +10,10 @@
 // communicator's MPI_Op (bf16/f16 included), and every rank of an all_reduce gets the same bits (each pair combines
 // the same two values; the ops are commutative). Above kSmallMessageBytes libnbc is slow too for four of them, which
 // run here at every size: reduce (a binomial tree in segments), all_gather and reduce_scatter (rings of n-1 steps,
-// reduce_scatter's in segments) and all_reduce (the two rings one after the other), as MPI's large-message paths
-// do. The messages use tag kTag, which no other message may use. Only mpi_communicator.cpp includes this header (it needs mpi.h). Buffers alias as communicator.h
-// describes; the caller has checked counts and dtypes, and a count fits an int (the caller chunks reduce's larger
-// ones). The other collectives get at most kMaxBytes.
+// reduce_scatter's in segments) and all_reduce (the two rings one after the other), as MPI's large-message paths do.
+// The messages use tag kTag, which no other message may use. Only mpi_communicator.cpp includes this header (it needs
+// mpi.h). Buffers alias as communicator.h describes; the caller has checked counts and dtypes, and a count fits an int
+// (the caller chunks reduce's larger ones). The other collectives get at most kMaxBytes.
 #pragma once
 #include <mpi.h>
 

@@ -2,9 +2,10 @@
 //          signals between a rank's threads), Sim::Op
 //
 // Each actor (a rank's main thread, or its KV-sync thread) runs its ops in order. A message of b bytes is on the wire
-// from the later of its send and its receive being posted (rendezvous; eager below 4 KiB: from the send) for
-// link.alpha + b share / link.bw (link.time). A receive ends when its message has arrived, a send's wait when it has left. The
-// replay is exact for the program given; the programs are built in perf/predict.cpp to mirror the runtime's loops.
+// from the later of its send and its receive being posted (rendezvous; eager, from the send, when each of its parts is
+// at most 4 KiB) for link.alpha + b share / link.bw (link.time). A receive ends when its message has arrived, a send's
+// wait when it has left. The replay is exact for the program given; the programs are built in perf/predict.cpp to
+// mirror the runtime's loops.
 #pragma once
 #include <chrono>
 #include <cstdint>
