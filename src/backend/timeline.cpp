@@ -1,5 +1,8 @@
 #include "backend/timeline.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "backend/backend.h"
 
 namespace autodist {
@@ -19,12 +22,12 @@ void Timeline::add(const Region& r) {
 
 void Timeline::count(Counter c, int64_t m0, int64_t m1) {
   std::lock_guard<std::mutex> lk(mu_);
-  spans_.push_back({c, bank_, m0, m1});
+  spans_.push_back({c, m0, m1});
 }
 
-void Timeline::set_bank(int bank) {
+void Timeline::split_at(int64_t mark) {
   std::lock_guard<std::mutex> lk(mu_);
-  bank_ = bank < 0 ? 0 : (bank >= kBanks ? kBanks - 1 : bank);
+  split_ = mark;
 }
 
 int64_t Timeline::ns(int64_t mark) { return be_.timer_ns(mark); }
@@ -34,10 +37,15 @@ Timeline::Totals Timeline::resolve(const std::function<void(const Region&, int64
   be_.synchronize();
   for (const Region& r : regions_) fn(r, be_.timer_ns(r.m0), be_.timer_ns(r.m1));
   Totals t;
-  for (const Span& s : spans_) t.ns[s.bank][static_cast<int>(s.c)] += be_.timer_ns(s.m1) - be_.timer_ns(s.m0);
+  const int64_t cut = split_ < 0 ? INT64_MAX : be_.timer_ns(split_);
+  for (const Span& s : spans_) {
+    const int64_t t0 = be_.timer_ns(s.m0), t1 = be_.timer_ns(s.m1), c = std::clamp(cut, t0, t1);
+    t.ns[0][static_cast<int>(s.c)] += c - t0;
+    t.ns[1][static_cast<int>(s.c)] += t1 - c;
+  }
   regions_.clear();
   spans_.clear();
-  bank_ = 0;
+  split_ = -1;
   be_.timer_reset();
   return t;
 }

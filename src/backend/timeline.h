@@ -24,7 +24,7 @@ struct Region {
 };
 
 enum class Counter { TpComm, PpComm, kCount };
-// Counter spans go to the bank set last: the runtime uses bank 0 for the prefill and 1 for the decode.
+// Counter spans are summed in two banks, before and after the split mark (the runtime's end of the prefill).
 constexpr int kBanks = 2;
 
 class Timeline {
@@ -45,9 +45,12 @@ class Timeline {
     count(c, m0, m1);
     return {m0, m1};
   }
-  void set_bank(int bank);
+  // Counter time up to this mark goes to bank 0, after it to bank 1 (a span across it is cut there); until it is set,
+  // or with -1, everything is bank 0. Sums by time, not by when a span was recorded: a stage before the last waits for
+  // its first tokens at step 1, and that wait is still the prefill.
+  void split_at(int64_t mark);
   // Waits for the backend's work, converts every region to steady-clock ns and hands it to fn (in recording order),
-  // adds the counter spans up, then forgets the marks. Returns the counters in ns.
+  // adds the counter spans up, then forgets the marks and the split. Returns the counters in ns.
   struct Totals {
     int64_t ns[kBanks][static_cast<int>(Counter::kCount)] = {};
     int64_t at(int bank, Counter c) const { return ns[bank][static_cast<int>(c)]; }
@@ -67,11 +70,10 @@ class Timeline {
   std::vector<Region> regions_;
   struct Span {
     Counter c;
-    int bank;
     int64_t m0, m1;
   };
   std::vector<Span> spans_;
-  int bank_ = 0;
+  int64_t split_ = -1;
 };
 
 }  // namespace autodist

@@ -145,7 +145,6 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
   res.load_ms = load_ms_;
   const int64_t g0 = timeline_.mark();
   int64_t prefill_end = -1;
-  timeline_.set_bank(0);
   if (sp()) {  // prompt by prompt, each chunked through the pipeline (and synced)
     for (int64_t b = 0; b < B; ++b) {
       StepOutput kind = sq.needs_logits(b) ? StepOutput::Sample : StepOutput::Greedy;
@@ -156,7 +155,6 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
     }
     sched.mark_prefilled();
     prefill_end = timeline_.mark();
-    timeline_.set_bank(1);
   }
   step_loop(sq, sched, o, res, prefill_end);
   const int64_t end = timeline_.mark();
@@ -164,6 +162,7 @@ GenerateResult Engine::generate(const std::vector<std::vector<int32_t>>& prompts
   timeline_.add({"decode", prefill_end, end, 0, -1, -1, static_cast<int>(res.decode_steps)});
   timeline_.add({"total", g0, end});
   const int64_t t0 = timeline_.ns(g0), t1 = timeline_.ns(prefill_end), t2 = timeline_.ns(end);
+  timeline_.split_at(prefill_end);  // communication before it is the prefill's, after it the decode's
   Timeline::Totals tot = flush_timeline();
   res.prefill_ms = (t1 - t0) * 1e-6;
   res.decode_ms = (t2 - t1) * 1e-6;
@@ -205,7 +204,6 @@ void Engine::step_loop(Sequences& sq, Scheduler& sched, const GenerateOptions& o
     }
     if (step == 0) {
       prefill_end = timeline_.mark();
-      timeline_.set_bank(1);
     } else if (any) {
       ++res.decode_steps;
     }
