@@ -111,6 +111,8 @@ StepSeconds step_seconds(const Profile& p, const ModelConfig& c, const StageShap
                  k.at(outputs);
     r.comm += ring_all_gather_s(tp_link, s.tp, R * 2 * 4);
   }
+  // The waits for the slowest tensor-parallel peer at each block's all_reduce (Profile::sync).
+  r.comm += (p.sync(s.tp, T) - 1) * r.compute;
   if (s.tp > 1 && k.cpu > 1) {
     const double n = 2.0 * static_cast<double>(layers) + (embed ? 1 : 0) + (outputs > 0 ? 1 : 0);
     r.comm += 0.5 * n * std::min(k.spin_s, r.compute / n * (1 - 1 / k.cpu));

@@ -94,6 +94,17 @@ double Profile::contention(double busy, bool decode) const {
   return v[lo] + (v[lo + 1] - v[lo]) * (i - static_cast<double>(lo));
 }
 
+double Profile::sync(int tp, int64_t rows) const {
+  auto at = [&](const std::vector<double>& v) {
+    if (tp <= 1 || v.empty()) return 1.0;
+    return v[std::min(static_cast<size_t>(tp - 1), v.size() - 1)];
+  };
+  const double d = at(sync_decode), q = at(sync_prefill);
+  if (rows <= 16) return d;
+  if (rows >= 128) return q;
+  return d + (q - d) * std::log2(static_cast<double>(rows) / 16) / 3;
+}
+
 namespace {
 nlohmann::json fit_json(const LinFit& f) { return nlohmann::json{{"a", f.a}, {"b", f.b}}; }
 
@@ -123,6 +134,7 @@ nlohmann::json profile_to_json(const Profile& p) {
           {"gemm", g},                      {"attention", {{"decode", fit_json(p.attn_decode)}, {"prefill", fit_json(p.attn_prefill)}}},
           {"ops", ops},
           {"contention", {{"decode", p.contention_decode}, {"prefill", p.contention_prefill}}},
+          {"sync", {{"decode", p.sync_decode}, {"prefill", p.sync_prefill}}},
           {"compose", {{"decode", p.compose_decode}, {"prefill", p.compose_prefill}}}};
 }
 
@@ -168,18 +180,25 @@ Profile profile_from_json(const nlohmann::json& j, const std::string& what) {
     p.compose_prefill = json_number(key(cm, "prefill", what + ": compose"), what + ": compose.prefill");
     AD_CHECK(p.compose_decode > 0 && p.compose_prefill > 0, "{}: compose factors must be > 0", what);
   }
-  const auto& con = key(j, "contention", what);
-  for (const char* k : {"decode", "prefill"}) {
-    const auto& v = key(con, k, what + ": contention");
-    AD_CHECK(v.is_array() && !v.empty(), "{}: contention.{} must be a non-empty list", what, k);
-    std::vector<double>& dst = std::string(k) == "decode" ? p.contention_decode : p.contention_prefill;
-    dst.clear();
-    for (const auto& x : v) {
-      const double f = json_number(x, what + ": contention." + k);
-      AD_CHECK(f > 0, "{}: contention.{}: factors must be > 0, got {}", what, k, f);
-      dst.push_back(f);
+  // Factor lists by rank count: contention (> 0) and, in profiles since the sync measurement, sync (>= 1; older
+  // profiles: no waits for a slower peer).
+  auto factors = [&](const char* name, double least, std::vector<double>& dec, std::vector<double>& pre) {
+    const auto& con = key(j, name, what);
+    for (const char* k : {"decode", "prefill"}) {
+      const auto& v = key(con, k, fmt::format("{}: {}", what, name));
+      AD_CHECK(v.is_array() && !v.empty(), "{}: {}.{} must be a non-empty list", what, name, k);
+      std::vector<double>& dst = std::string(k) == "decode" ? dec : pre;
+      dst.clear();
+      for (const auto& x : v) {
+        const double f = json_number(x, fmt::format("{}: {}.{}", what, name, k));
+        AD_CHECK(least > 0 ? f >= least : f > 0, "{}: {}.{}: factors must be {} {}, got {}", what, name, k,
+                 least > 0 ? ">=" : ">", least, f);
+        dst.push_back(f);
+      }
     }
-  }
+  };
+  factors("contention", 0, p.contention_decode, p.contention_prefill);
+  if (j.contains("sync")) factors("sync", 1, p.sync_decode, p.sync_prefill);
   return p;
 }
 

@@ -52,6 +52,10 @@ struct Profile {
   double compose(int64_t rows) const;  // <= 16 rows: decode's, >= 128: prefill's, between: log-interpolated
   // The slowdown for `busy` ranks computing at once (fractional: interpolated; beyond the measured: the last).
   double contention(double busy, bool decode) const;
+  // Tensor-parallel ranks wait for the slowest of them at each block's all_reduce: the time from a step's start to
+  // its end over a rank's own compute, for tp ranks (index tp-1) at decode size (M = 1) and prefill size (M = 128).
+  std::vector<double> sync_decode{1.0}, sync_prefill{1.0};
+  double sync(int tp, int64_t rows) const;  // rows as compose(); tp beyond the measured: the last; 1 at tp 1
 
   // A GEMM of any shape: the curve of this (N, K), or the measured curve nearest in N K scaled by the ratio of N K.
   double gemm(int64_t M, int64_t N, int64_t K) const;

@@ -11,30 +11,12 @@
 #include "core/error.h"
 #include "model/rope.h"
 #include "perf/predict.h"
+#include "perf/profiler_threads.h"
 #include "perf/shapes.h"
 
 namespace autodist::perf {
 
 namespace {
-
-// Buffer of `shape` in dtype, filled with small values (f32: uniform +-0.05; half types: one small constant).
-Buffer filled(Backend& be, DType t, Shape s, std::mt19937& rng) {
-  Buffer b(&be, t, s);
-  const int64_t n = b.t().numel();
-  if (t == DType::F32) {
-    std::uniform_real_distribution<float> u(-0.05f, 0.05f);
-    std::vector<float> h(static_cast<size_t>(n));
-    for (auto& x : h) x = u(rng);
-    be.to_device(b.t(), h.data());
-  } else if (t == DType::I32) {
-    std::vector<int32_t> h(static_cast<size_t>(n), 0);
-    be.to_device(b.t(), h.data());
-  } else {
-    std::vector<uint16_t> h(static_cast<size_t>(n), 0x2C00);  // f16 1/16, bf16 ~7e-12: finite either way
-    be.to_device(b.t(), h.data());
-  }
-  return b;
-}
 
 class Timer {
  public:
@@ -82,75 +64,6 @@ std::vector<Buffer> weight_copies(Backend& be, DType t, int64_t N, int64_t K, st
   std::vector<Buffer> ws;
   for (int i = 0; i < n; ++i) ws.push_back(filled(be, t, {N, K}, rng));
   return ws;
-}
-
-// Slowdown of k threads (k = 1 .. hardware threads) each running the tp-1 layer GEMMs at M rows on its own buffers,
-// against one alone: what ranks sharing a host's memory and caches cost each other.
-std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType t, int64_t M, std::mt19937& rng) {
-  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  const StageShapes s = stage_shapes(c, 1);
-  struct Work {
-    std::vector<Buffer> w;
-    Buffer x, y;
-  };
-  std::vector<Work> work(static_cast<size_t>(cores));
-  int64_t most = 0;
-  for (const GemmShape& g : {s.qkv, s.o, s.mlp_in, s.down}) most = std::max({most, g.N, g.K});
-  for (auto& wk : work) {
-    for (const GemmShape& g : {s.qkv, s.o, s.mlp_in, s.down}) wk.w.push_back(filled(be, t, {g.N, g.K}, rng));
-    wk.x = filled(be, DType::F32, {M, most}, rng);
-    wk.y = Buffer(&be, DType::F32, {M, most});
-  }
-  int rounds = 1;
-  auto body = [&](Work& wk) {
-    for (int r = 0; r < rounds; ++r)
-      for (size_t i = 0; i < wk.w.size(); ++i) {
-        const Tensor& w = wk.w[i].t();
-        be.gemm(Tensor(wk.x.t().data, DType::F32, {M, w.dim(1)}), w, nullptr, Tensor(wk.y.t().data, DType::F32, {M, w.dim(0)}));
-      }
-  };
-  // Rounds of about 20 ms alone: long against a thread's start, short enough that some find a quiet moment on a
-  // shared host.
-  {
-    const int64_t t0 = now_ns();
-    body(work[0]);
-    rounds = static_cast<int>(std::clamp(0.02 / std::max((now_ns() - t0) * 1e-9, 1e-9), 1.0, 1000.0));
-  }
-  // Each thread times itself from a common start (a spin barrier: threads started one after another overlapped only
-  // in part, and the least disturbed round was then the one that overlapped least: 1.005 at prefill size, 1.036 from
-  // a common start on the 2-core VM). A round takes as long as its slowest thread; the least disturbed
-  // round is the k-at-once time.
-  auto timed = [&](int k) {
-    double best = 1e30;
-    for (int rep = 0; rep < 9; ++rep) {
-      std::vector<double> ts(static_cast<size_t>(k));
-      std::atomic<int> ready{0};
-      auto one = [&](int i) {
-        ready.fetch_add(1);
-        while (ready.load() < k) std::this_thread::yield();
-        const int64_t t0 = now_ns();
-        body(work[static_cast<size_t>(i)]);
-        ts[static_cast<size_t>(i)] = (now_ns() - t0) * 1e-9;
-      };
-      std::vector<std::thread> th;
-      for (int i = 1; i < k; ++i) th.emplace_back(one, i);
-      one(0);
-      for (auto& x : th) x.join();
-      best = std::min(best, *std::max_element(ts.begin(), ts.end()));
-    }
-    return best;
-  };
-  // The least of three independent ratios: other work on a shared host only ever inflates one.
-  std::vector<double> f{1.0};
-  for (int k = 2; k <= cores; ++k) {
-    std::vector<double> r;
-    for (int trial = 0; trial < 3; ++trial) {
-      const double alone = timed(1);
-      r.push_back(std::max(1.0, timed(k) / alone));
-    }
-    f.push_back(*std::min_element(r.begin(), r.end()));
-  }
-  return f;
 }
 
 // Seconds of whole tp-1 layers (Stage::forward's kernels in order, on copies of the layer's weights that together
@@ -290,7 +203,9 @@ Profile measure_profile(Backend& be, const ModelConfig& c, const ProfileOptions&
   say("contention of ranks computing at once");
   for (bool decode : {true, false}) {
     std::vector<double>& f = decode ? p.contention_decode : p.contention_prefill;
-    f = concurrent_slowdown(be, c, o.weight_dtype, decode ? 1 : std::min<int64_t>(128, Mmax), rng);
+    const int64_t M = decode ? 1 : std::min<int64_t>(128, Mmax);
+    f = concurrent_slowdown(be, c, o.weight_dtype, M, rng);
+    (decode ? p.sync_decode : p.sync_prefill) = sync_slowdown(be, c, o.weight_dtype, M, o.max_tp, rng);
   }
 
   // Attention: decode blocks (one row, 8 sequences) and prefill blocks, at the heads of tp 1 and of the largest tp.

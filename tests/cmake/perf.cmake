@@ -9,6 +9,18 @@ add_test(NAME perf_profile_tiny COMMAND ${EXPECT_OK} "GEMM shapes" ${AUTODIST_BI
 set_tests_properties(perf_profile_tiny PROPERTIES FIXTURES_SETUP perf_profile TIMEOUT 300
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
 
+# The profile's tensor-parallel sync factors: one per thread count up to min(cores, --max-tp), 1 at one thread, every
+# other in [1, 2) (waits for the slower peer, not a second rank's compute).
+add_test(NAME perf_profile_sync_factors COMMAND python3 -c "
+import json, os, sys
+p = json.load(open(sys.argv[1]))
+for k in ('decode', 'prefill'):
+    v = p['sync'][k]
+    assert len(v) == min(os.cpu_count(), 4), (k, v)
+    assert v[0] == 1 and all(1 <= f < 2 for f in v), (k, v)
+print('sync', p['sync'])" ${PERF_PROFILE})
+set_tests_properties(perf_profile_sync_factors PROPERTIES FIXTURES_REQUIRED perf_profile TIMEOUT 30)
+
 function(perf_ok name regex)
   add_test(NAME perf_${name} COMMAND ${EXPECT_OK} "${regex}" ${AUTODIST_BIN} ${ARGN})
   set_tests_properties(perf_${name} PROPERTIES FIXTURES_REQUIRED perf_profile TIMEOUT 120)

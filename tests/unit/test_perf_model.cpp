@@ -94,12 +94,38 @@ TEST_CASE("perf: a profile survives its JSON file and bad files are refused by n
   CHECK(q.gemm(8, 8, 4) == doctest::Approx(2e-6));
   CHECK(q.op("rmsnorm", 100) == doctest::Approx(1e-7 + 2e-7));
   CHECK(q.contention(1.5, true) == doctest::Approx(1.25));
+  CHECK(q.sync(2, 1) == 1.0);  // none measured: no waits
   CHECK_THROWS_WITH_AS(q.op("rope", 1), doctest::Contains("no measurement of the 'rope' kernel"), Error);
   auto j = profile_to_json(p);
   j.erase("gemm");
   CHECK_THROWS_WITH_AS(profile_from_json(j, "p.json"), doctest::Contains("p.json: missing key 'gemm'"), Error);
   CHECK_THROWS_WITH_AS(profile_from_json(nlohmann::json{{"format", "x"}}, "p.json"),
                        doctest::Contains("not an autodist profile"), Error);
+}
+
+TEST_CASE("perf: the profile's tensor-parallel sync factors by tp and rows, from its file; older files have none") {
+  Profile p;
+  p.model = "m";
+  p.gemms.push_back({8, 4, {{1, 1e-6}}});
+  p.sync_decode = {1.0, 1.1, 1.2};
+  p.sync_prefill = {1.0, 1.02, 1.04};
+  const Profile q = profile_from_json(profile_to_json(p), "p.json");
+  CHECK(q.sync(1, 1) == 1.0);
+  CHECK(q.sync(2, 1) == doctest::Approx(1.1));
+  CHECK(q.sync(3, 16) == doctest::Approx(1.2));
+  CHECK(q.sync(8, 1) == doctest::Approx(1.2));  // beyond the measured: the last
+  CHECK(q.sync(2, 128) == doctest::Approx(1.02));
+  CHECK(q.sync(2, 45) == doctest::Approx(1.06).epsilon(0.01));  // log2(45/16)/3 = 0.497 of the way
+  auto j = profile_to_json(p);
+  j.erase("sync");
+  CHECK(profile_from_json(j, "p.json").sync(2, 1) == 1.0);
+  j = profile_to_json(p);
+  j["sync"]["decode"] = {1.0, 0.9};
+  CHECK_THROWS_WITH_AS(profile_from_json(j, "p.json"), doctest::Contains("p.json: sync.decode: factors must be >= 1"),
+                       Error);
+  j["sync"]["decode"] = nlohmann::json::array();
+  CHECK_THROWS_WITH_AS(profile_from_json(j, "p.json"), doctest::Contains("sync.decode must be a non-empty list"),
+                       Error);
 }
 
 TEST_CASE("perf: cluster.yaml places ranks on hosts and refuses unknown keys") {

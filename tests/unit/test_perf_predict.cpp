@@ -88,6 +88,13 @@ TEST_CASE("perf: pipelined decode step is the stages in turn, tensor parallel ha
   t.tp = 2;  // every GEMM's N or K halves; the all_reduces are free on this link
   const Prediction tp2 = predict(c, p, one_host(2), t, w);
   CHECK(tp2.tpot_s == doctest::Approx((4 * kLayer + kHead) / 2));
+  // A profile whose tp-2 ranks wait 10% of their compute for the slower one (decode size): the step is 10% longer
+  // at tp 2 and unchanged at tp 1 and pp 2.
+  Profile s = p;
+  s.sync_decode = {1.0, 1.1};
+  CHECK(predict(c, s, one_host(2), t, w).tpot_s == doctest::Approx(1.1 * (4 * kLayer + kHead) / 2));
+  CHECK(predict(c, s, one_host(2), l, w).tpot_s == doctest::Approx(pp2.tpot_s));
+  CHECK(predict(c, s, one_host(1), PerfLayout{}, w).tpot_s == doctest::Approx(4 * kLayer + kHead));
 }
 
 TEST_CASE("perf: hosts of one machine share its cores and memory") {
