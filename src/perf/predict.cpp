@@ -96,9 +96,10 @@ StepSeconds step_seconds(const Profile& p, const ModelConfig& c, const StageShap
   layer += c.mlp == MlpKind::Gated ? p.op("silu_mul", rows * s.inter) : p.op("activation", rows * s.inter);
   if (c.o_bias) layer += p.op("add_bias", rows * D);
   if (c.mlp_bias) layer += p.op("add_bias", rows * D);
-  // The profile's composition factor (whole layer / sum of kernels) is recorded but not applied: it measured 0.88 to
-  // 1.15 between profiles of one machine, and with it the validation's TPOT median error was 23% instead of 9%.
-  r.compute = layer * static_cast<double>(layers) * k.at(T);
+  // A layer costs its kernels times the profile's composition factor (whole layers measured / the sum of their
+  // kernels timed alone): it follows the machine's state at the time of the profile (0.93-1.08 on the 2-core VM), and
+  // it halved the validation's TPOT median error in one of two runs (12.6% -> 6.2%; 6.3% -> 6.8% in the other).
+  r.compute = layer * static_cast<double>(layers) * k.at(T) * p.compose(T);
   r.comm = 2.0 * static_cast<double>(layers) * ring_all_reduce_s(tp_link, s.tp, act_bytes);
   if (embed) {
     r.compute += (p.op("embed", rows * D) + (c.pos == PosKind::Learned ? p.op("add", rows * D) : 0)) * k.at(T);
