@@ -121,16 +121,7 @@ StepSeconds step_seconds(const Profile& p, const ModelConfig& c, const StageShap
   return r;
 }
 
-double Contention::at(int64_t rows) const {
-  double mem = mem_prefill;
-  if (rows <= 16) {
-    mem = mem_decode;
-  } else if (rows < 128) {
-    const double f = std::log2(static_cast<double>(rows) / 16) / 3;  // 16 -> 0, 128 -> 1
-    mem = mem_decode + (mem_prefill - mem_decode) * f;
-  }
-  return cpu * mem;
-}
+double Contention::at(int64_t rows) const { return cpu * by_rows(mem_decode, mem_prefill, rows); }
 
 namespace {
 

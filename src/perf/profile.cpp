@@ -78,12 +78,13 @@ double Profile::attention(int64_t start, int64_t len, int64_t heads, int64_t hea
   return t;
 }
 
-double Profile::compose(int64_t rows) const {
-  if (rows <= 16) return compose_decode;
-  if (rows >= 128) return compose_prefill;
-  const double f = std::log2(static_cast<double>(rows) / 16) / 3;
-  return compose_decode + (compose_prefill - compose_decode) * f;
+double by_rows(double decode, double prefill, int64_t rows) {
+  if (rows <= 16) return decode;
+  if (rows >= 128) return prefill;
+  return decode + (prefill - decode) * std::log2(static_cast<double>(rows) / 16) / 3;
 }
+
+double Profile::compose(int64_t rows) const { return by_rows(compose_decode, compose_prefill, rows); }
 
 double Profile::contention(double busy, bool decode) const {
   const std::vector<double>& v = decode ? contention_decode : contention_prefill;
@@ -99,10 +100,7 @@ double Profile::sync(int tp, int64_t rows) const {
     if (tp <= 1 || v.empty()) return 1.0;
     return v[std::min(static_cast<size_t>(tp - 1), v.size() - 1)];
   };
-  const double d = at(sync_decode), q = at(sync_prefill);
-  if (rows <= 16) return d;
-  if (rows >= 128) return q;
-  return d + (q - d) * std::log2(static_cast<double>(rows) / 16) / 3;
+  return by_rows(at(sync_decode), at(sync_prefill), rows);
 }
 
 namespace {

@@ -32,6 +32,10 @@ struct GemmCurve {
   double at(int64_t M) const;
 };
 
+// A figure measured at decode size and at prefill size, for a step of `rows` rows: decode's up to 16 rows,
+// prefill's from 128, log-interpolated between (16 -> 0, 128 -> 1).
+double by_rows(double decode, double prefill, int64_t rows);
+
 struct Profile {
   std::string model, dtype = "f32", backend = "cpu";
   int threads = 1;  // BLAS threads the measurement ran with

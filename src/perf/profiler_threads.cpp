@@ -29,37 +29,64 @@ Buffer filled(Backend& be, DType t, Shape s, std::mt19937& rng) {
   return b;
 }
 
+namespace {
+
+// One thread's weights (`shapes`, `copies` times over, in that order) and the rows it multiplies them by.
+struct GemmSet {
+  std::vector<Buffer> w;
+  Buffer x, y;
+};
+
+GemmSet gemm_set(Backend& be, DType t, const std::vector<GemmShape>& shapes, int copies, int64_t M,
+                 std::mt19937& rng) {
+  GemmSet g;
+  int64_t most = 0;
+  for (const GemmShape& sh : shapes) most = std::max({most, sh.N, sh.K});
+  for (int i = 0; i < copies; ++i)
+    for (const GemmShape& sh : shapes) g.w.push_back(filled(be, t, {sh.N, sh.K}, rng));
+  g.x = filled(be, DType::F32, {M, most}, rng);
+  g.y = Buffer(&be, DType::F32, {M, most});
+  return g;
+}
+
+// y[M, N] = x[M, K] w_i^T.
+void run_gemm(Backend& be, GemmSet& g, size_t i, int64_t M) {
+  const Tensor& w = g.w[i].t();
+  be.gemm(Tensor(g.x.t().data, DType::F32, {M, w.dim(1)}), w, nullptr, Tensor(g.y.t().data, DType::F32, {M, w.dim(0)}));
+}
+
+// one(i) for i = 0 .. k-1 at once: i = 0 on this thread, the others on new ones, all joined.
+template <typename F>
+void on_threads(int k, F&& one) {
+  std::vector<std::thread> th;
+  for (int i = 1; i < k; ++i) th.emplace_back(one, i);
+  one(0);
+  for (auto& x : th) x.join();
+}
+
+// How many runs of once() take about `seconds` (1 .. 1000), from one timed run.
+template <typename F>
+int64_t runs_for(double seconds, F&& once) {
+  const int64_t t0 = now_ns();
+  once();
+  return static_cast<int64_t>(std::clamp(seconds / std::max((now_ns() - t0) * 1e-9, 1e-9), 1.0, 1000.0));
+}
+
+}  // namespace
+
 std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType t, int64_t M, std::mt19937& rng) {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   const StageShapes s = stage_shapes(c, 1);
-  struct Work {
-    std::vector<Buffer> w;
-    Buffer x, y;
-  };
-  std::vector<Work> work(static_cast<size_t>(cores));
-  int64_t most = 0;
-  for (const GemmShape& g : {s.qkv, s.o, s.mlp_in, s.down}) most = std::max({most, g.N, g.K});
-  for (auto& wk : work) {
-    for (const GemmShape& g : {s.qkv, s.o, s.mlp_in, s.down}) wk.w.push_back(filled(be, t, {g.N, g.K}, rng));
-    wk.x = filled(be, DType::F32, {M, most}, rng);
-    wk.y = Buffer(&be, DType::F32, {M, most});
-  }
-  int rounds = 1;
-  auto body = [&](Work& wk) {
-    for (int r = 0; r < rounds; ++r)
-      for (size_t i = 0; i < wk.w.size(); ++i) {
-        const Tensor& w = wk.w[i].t();
-        be.gemm(Tensor(wk.x.t().data, DType::F32, {M, w.dim(1)}), w, nullptr,
-                Tensor(wk.y.t().data, DType::F32, {M, w.dim(0)}));
-      }
+  std::vector<GemmSet> work;
+  for (int i = 0; i < cores; ++i) work.push_back(gemm_set(be, t, {s.qkv, s.o, s.mlp_in, s.down}, 1, M, rng));
+  int64_t rounds = 1;
+  auto body = [&](GemmSet& g) {
+    for (int64_t r = 0; r < rounds; ++r)
+      for (size_t i = 0; i < g.w.size(); ++i) run_gemm(be, g, i, M);
   };
   // Rounds of about 20 ms alone: long against a thread's start, short enough that some find a quiet moment on a
   // shared host.
-  {
-    const int64_t t0 = now_ns();
-    body(work[0]);
-    rounds = static_cast<int>(std::clamp(0.02 / std::max((now_ns() - t0) * 1e-9, 1e-9), 1.0, 1000.0));
-  }
+  rounds = runs_for(0.02, [&] { body(work[0]); });
   // Each thread times itself from a common start (a spin barrier: threads started one after another overlapped only
   // in part, and the least disturbed round was then the one that overlapped least: 1.005 at prefill size, 1.036 from
   // a common start on the 2-core VM). A round takes as long as its slowest thread; the least disturbed
@@ -76,10 +103,7 @@ std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType
         body(work[static_cast<size_t>(i)]);
         ts[static_cast<size_t>(i)] = (now_ns() - t0) * 1e-9;
       };
-      std::vector<std::thread> th;
-      for (int i = 1; i < k; ++i) th.emplace_back(one, i);
-      one(0);
-      for (auto& x : th) x.join();
+      on_threads(k, one);
       best = std::min(best, *std::max_element(ts.begin(), ts.end()));
     }
     return best;
@@ -115,45 +139,26 @@ std::vector<double> sync_slowdown(Backend& be, const ModelConfig& c, DType t, in
       continue;
     }
     const StageShapes s = stage_shapes(c, k);
-    const GemmShape g4[4] = {s.qkv, s.o, s.mlp_in, s.down};
+    const std::vector<GemmShape> g4 = {s.qkv, s.o, s.mlp_in, s.down};
     double layer_bytes = 0;
-    int64_t most = 0;
-    for (const GemmShape& g : g4) {
-      layer_bytes += static_cast<double>(g.N * g.K) * dtype_size(t);
-      most = std::max({most, g.N, g.K});
-    }
+    for (const GemmShape& g : g4) layer_bytes += static_cast<double>(g.N * g.K) * dtype_size(t);
     const int layers = static_cast<int>(std::clamp(std::ceil(128.0 * (1 << 20) / (k * layer_bytes)), 2.0, 16.0));
-    struct Work {
-      std::vector<Buffer> w;  // layer l's qkv, o, mlp_in, down at 4 l ..
-      Buffer x, y;
-    };
-    std::vector<Work> work(static_cast<size_t>(k));
-    for (auto& wk : work) {
-      for (int l = 0; l < layers; ++l)
-        for (const GemmShape& g : g4) wk.w.push_back(filled(be, t, {g.N, g.K}, rng));
-      wk.x = filled(be, DType::F32, {M, most}, rng);
-      wk.y = Buffer(&be, DType::F32, {M, most});
-    }
-    auto block = [&](Work& wk, int64_t b) {  // block b: layer b / 2's attention GEMMs (b even) or MLP GEMMs (odd)
+    std::vector<GemmSet> work;  // layer l's qkv, o, mlp_in, down at 4 l ..
+    for (int i = 0; i < k; ++i) work.push_back(gemm_set(be, t, g4, layers, M, rng));
+    auto block = [&](GemmSet& g, int64_t b) {  // block b: layer b / 2's attention GEMMs (b even) or MLP GEMMs (odd)
       const size_t first = 4 * static_cast<size_t>(b / 2 % layers) + 2 * static_cast<size_t>(b % 2);
-      for (size_t i = first; i < first + 2; ++i) {
-        const Tensor& w = wk.w[i].t();
-        be.gemm(Tensor(wk.x.t().data, DType::F32, {M, w.dim(1)}), w, nullptr,
-                Tensor(wk.y.t().data, DType::F32, {M, w.dim(0)}));
-      }
+      run_gemm(be, g, first, M);
+      run_gemm(be, g, first + 1, M);
     };
-    int64_t blocks = 2 * layers;
-    {
-      const int64_t t0 = now_ns();
-      for (int64_t b = 0; b < blocks; ++b) block(work[0], b);
-      blocks *= static_cast<int64_t>(std::clamp(0.1 / std::max((now_ns() - t0) * 1e-9, 1e-9), 1.0, 1000.0));
-    }
+    const int64_t blocks = 2 * layers * runs_for(0.1, [&] {
+      for (int64_t b = 0; b < 2 * layers; ++b) block(work[0], b);
+    });
     auto run = [&] {
       std::atomic<int64_t> arrived{0};
       std::vector<double> own(static_cast<size_t>(k), 0);
       int64_t wall0 = 0, wall1 = 0;
       auto one = [&](int i) {
-        Work& wk = work[static_cast<size_t>(i)];
+        GemmSet& wk = work[static_cast<size_t>(i)];
         arrived.fetch_add(1);
         while (arrived.load() < k) std::this_thread::yield();
         if (i == 0) wall0 = now_ns();
@@ -167,10 +172,7 @@ std::vector<double> sync_slowdown(Backend& be, const ModelConfig& c, DType t, in
         }
         if (i == 0) wall1 = now_ns();
       };
-      std::vector<std::thread> th;
-      for (int i = 1; i < k; ++i) th.emplace_back(one, i);
-      one(0);
-      for (auto& x : th) x.join();
+      on_threads(k, one);
       double mean = 0;
       for (double o : own) mean += o / k;
       return mean > 0 ? std::max(1.0, (wall1 - wall0) * 1e-9 / mean) : 1.0;
