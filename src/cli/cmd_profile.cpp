@@ -39,6 +39,8 @@ int run(int argc, char** argv) {
     ("max-tp", po::value(&po_.max_tp)->default_value(8), "shapes of every tensor-parallel size up to this")
     ("max-gemm-rows", po::value(&po_.max_gemm_rows)->default_value(512), "largest GEMM M timed (beyond: linear)")
     ("reps", po::value(&po_.reps)->default_value(5), "timed repetitions per shape (median of the fastest half)")
+    ("passes", po::value(&po_.passes)->default_value(3),
+     "sweeps over the GEMM shapes, spread over the profile's time (each point keeps its fastest sweep)")
     ("roofline", po::value(&roofline),
      "price the kernels on paper for this device instead of timing them here: h100-sxm | h200 | a100-sxm | l40s | "
      "custom (with --peak-tflops and --mem-gbps)")
@@ -52,6 +54,7 @@ int run(int argc, char** argv) {
                                      "[--lengths L,..]"))
     return 0;
   AD_CHECK(po_.reps >= 1, "--reps must be >= 1, got {}", po_.reps);
+  AD_CHECK(po_.passes >= 1, "--passes must be >= 1, got {}", po_.passes);
   AD_CHECK(po_.max_gemm_rows >= 1, "--max-gemm-rows must be >= 1, got {}", po_.max_gemm_rows);
   po_.batches = parse_sizes(batches, "--batch");
   po_.lengths = parse_sizes(lengths, "--lengths");

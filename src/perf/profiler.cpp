@@ -66,73 +66,98 @@ std::vector<Buffer> weight_copies(Backend& be, DType t, int64_t N, int64_t K, st
   return ws;
 }
 
-// Seconds of whole tp-1 layers (Stage::forward's kernels in order, on copies of the layer's weights that together
-// miss the caches) of `rows` rows at positions [start, start + rows), over the sum of the profile's kernel times.
-double compose_factor(Backend& be, const ModelConfig& c, DType t, const Profile& p, int64_t rows, int64_t start,
-                      std::mt19937& rng) {
-  const StageShapes s = stage_shapes(c, 1);
-  const int64_t T = rows, D = c.hidden, hd = c.head_dim, P = start + rows;
-  const double layer_bytes = static_cast<double>(s.qkv.N * s.qkv.K + s.o.N * s.o.K + s.mlp_in.N * s.mlp_in.K +
-                                                 s.down.N * s.down.K) * dtype_size(t);
-  const int copies = static_cast<int>(std::clamp(std::ceil(96.0 * (1 << 20) / layer_bytes), 2.0, 8.0));
-  struct LayerBufs {
+// Whole tp-1 layers (Stage::forward's kernels in order, on copies of the layer's weights that together miss the
+// caches) of `rows` rows at positions [start, start + rows). Passes over the copies are sampled in bursts spread over
+// the profile: the 2-core VM's memory bandwidth drifts 20% within seconds (a pass is ~10 ms at decode size there), and
+// the lower quartile of passes spread over the profile, like the kernels' fastest-half medians, describes its quieter
+// periods instead of one short window's moment.
+class LayerTimer {
+ public:
+  LayerTimer(Backend& be, const ModelConfig& c, DType t, int64_t rows, int64_t start, std::mt19937& rng)
+      : be_(be), c_(c), s_(stage_shapes(c, 1)), T_(rows), start_(start), plan_(make_plan(1, start, rows, false)) {
+    const int64_t D = c.hidden, hd = c.head_dim, P = start + rows, T = rows;
+    const double layer_bytes = static_cast<double>(s_.qkv.N * s_.qkv.K + s_.o.N * s_.o.K + s_.mlp_in.N * s_.mlp_in.K +
+                                                   s_.down.N * s_.down.K) * dtype_size(t);
+    const int copies = static_cast<int>(std::clamp(std::ceil(96.0 * (1 << 20) / layer_bytes), 2.0, 8.0));
+    for (int i = 0; i < copies; ++i)
+      L_.push_back({filled(be, t, {s_.qkv.N, s_.qkv.K}, rng), filled(be, t, {s_.o.N, s_.o.K}, rng),
+                    filled(be, t, {s_.mlp_in.N, s_.mlp_in.K}, rng), filled(be, t, {s_.down.N, s_.down.K}, rng),
+                    filled(be, DType::F32, {1, P, s_.hk, hd}, rng), filled(be, DType::F32, {1, P, s_.hk, hd}, rng)});
+    x_ = filled(be, DType::F32, {T, D}, rng);
+    h_ = Buffer(&be, DType::F32, {T, D}), o_ = Buffer(&be, DType::F32, {T, D});
+    qkv_ = Buffer(&be, DType::F32, {T, s_.qkv.N}), q_ = Buffer(&be, DType::F32, {T, s_.hq, hd});
+    k_ = Buffer(&be, DType::F32, {T, s_.hk, hd}), v_ = Buffer(&be, DType::F32, {T, s_.hk, hd});
+    att_ = Buffer(&be, DType::F32, {T, s_.hq, hd}), gu_ = Buffer(&be, DType::F32, {T, s_.mlp_in.N});
+    act_ = Buffer(&be, DType::F32, {T, s_.inter});
+    nw_ = filled(be, DType::F32, {D}, rng), qn_ = filled(be, DType::F32, {hd}, rng);
+    cs_ = filled(be, DType::F32, {P, hd}, rng);
+  }
+
+  // Passes for about `seconds`, at least `at_least` of them.
+  void sample(double seconds, int at_least) {
+    StepLimits lim = be_.limits();
+    lim.max_context = std::max(lim.max_context, start_ + T_);
+    lim.max_tokens = std::max(lim.max_tokens, T_);
+    if (lim.max_context != be_.limits().max_context || lim.max_tokens != be_.limits().max_tokens) be_.prepare(lim);
+    be_.begin_step(plan_);
+    const int64_t until = now_ns() + static_cast<int64_t>(seconds * 1e9);
+    for (int n = 0; n < at_least || now_ns() < until; ++n) {
+      be_.fill_zero(x_.t());  // keeps the activations finite over the repetitions
+      const int64_t t0 = now_ns();
+      for (auto& w : L_) layer(w);
+      be_.synchronize();
+      ts_.push_back((now_ns() - t0) * 1e-9 / static_cast<double>(L_.size()));
+    }
+  }
+
+  // The lower quartile of the passes over the sum of the profile's kernel times for the same layer.
+  double factor(const Profile& p) const {
+    std::vector<double> ts = ts_;
+    std::sort(ts.begin(), ts.end());
+    const double sum = step_seconds(p, c_, s_, {{start_, T_}}, 1, false, 0, Link{}, {}).compute;
+    return sum > 0 && !ts.empty() ? std::clamp(ts[ts.size() / 4] / sum, 0.5, 3.0) : 1.0;
+  }
+
+ private:
+  struct Weights {
     Buffer qkv, o, in, down, kc, vc;
   };
-  std::vector<LayerBufs> L;
-  for (int i = 0; i < copies; ++i)
-    L.push_back({filled(be, t, {s.qkv.N, s.qkv.K}, rng), filled(be, t, {s.o.N, s.o.K}, rng),
-                 filled(be, t, {s.mlp_in.N, s.mlp_in.K}, rng), filled(be, t, {s.down.N, s.down.K}, rng),
-                 filled(be, DType::F32, {1, P, s.hk, hd}, rng), filled(be, DType::F32, {1, P, s.hk, hd}, rng)});
-  Buffer x = filled(be, DType::F32, {T, D}, rng), h(&be, DType::F32, {T, D}), o(&be, DType::F32, {T, D});
-  Buffer qkv(&be, DType::F32, {T, s.qkv.N}), q(&be, DType::F32, {T, s.hq, hd}), k(&be, DType::F32, {T, s.hk, hd}),
-      v(&be, DType::F32, {T, s.hk, hd}), att(&be, DType::F32, {T, s.hq * hd}), gu(&be, DType::F32, {T, s.mlp_in.N}),
-      act(&be, DType::F32, {T, s.inter});
-  Buffer nw = filled(be, DType::F32, {D}, rng), qn = filled(be, DType::F32, {hd}, rng);
-  Buffer cs = filled(be, DType::F32, {P, hd}, rng);
-  StepPlan plan = make_plan(1, start, rows, false);
-  StepLimits lim = be.limits();
-  lim.max_context = std::max(lim.max_context, P);
-  lim.max_tokens = std::max(lim.max_tokens, T);
-  be.prepare(lim);
-  be.begin_step(plan);
-  const float eps = 1e-6f;
-  auto norm = [&](const Tensor& in, Tensor out) {
-    if (c.norm == NormKind::RMSNorm) be.rmsnorm(in, nw.t(), eps, out);
-    else be.layernorm(in, nw.t(), nullptr, eps, out);
-  };
-  auto layer = [&](LayerBufs& w) {
-    norm(x.t(), h.t());
-    be.gemm(h.t(), w.qkv.t(), nullptr, qkv.t());
-    be.split_qkv(qkv.t(), q.t(), k.t(), v.t());
-    if (c.qk_norm) {
-      be.rmsnorm(q.t().reshape({T * s.hq, hd}), qn.t(), eps, q.t().reshape({T * s.hq, hd}));
-      be.rmsnorm(k.t().reshape({T * s.hk, hd}), qn.t(), eps, k.t().reshape({T * s.hk, hd}));
-    }
-    if (c.pos == PosKind::Rope) be.rope(q.t(), cs.t()), be.rope(k.t(), cs.t());
-    be.kv_append(k.t(), v.t(), w.kc.t(), w.vc.t());
-    be.attention(q.t(), w.kc.t(), w.vc.t(), 0.125f, c.sliding_window, att.t().reshape({T, s.hq, hd}));
-    be.gemm(att.t(), w.o.t(), nullptr, o.t());
-    be.add(x.t(), o.t());
-    norm(x.t(), h.t());
-    be.gemm(h.t(), w.in.t(), nullptr, gu.t());
-    if (c.mlp == MlpKind::Gated) be.silu_mul(gu.t(), act.t());
-    else be.activation(gu.t(), c.act, act.t());
-    be.gemm(act.t(), w.down.t(), nullptr, o.t());
-    be.add(x.t(), o.t());
-  };
-  std::vector<double> ts;
-  for (int rep = 0; rep < 5; ++rep) {
-    be.fill_zero(x.t());  // keeps the activations finite over the repetitions
-    const int64_t t0 = now_ns();
-    for (auto& w : L) layer(w);
-    be.synchronize();
-    ts.push_back((now_ns() - t0) * 1e-9 / copies);
+  void norm(const Tensor& in, Tensor out) {
+    if (c_.norm == NormKind::RMSNorm) be_.rmsnorm(in, nw_.t(), kEps, out);
+    else be_.layernorm(in, nw_.t(), nullptr, kEps, out);
   }
-  std::sort(ts.begin(), ts.end());
-  const double measured = ts[1];  // the median of the fastest half
-  const double sum = step_seconds(p, c, s, {{start, rows}}, 1, false, 0, Link{}, {}).compute;
-  return sum > 0 ? std::clamp(measured / sum, 0.5, 3.0) : 1.0;
-}
+  void layer(Weights& w) {
+    const int64_t T = T_, hd = c_.head_dim;
+    norm(x_.t(), h_.t());
+    be_.gemm(h_.t(), w.qkv.t(), nullptr, qkv_.t());
+    be_.split_qkv(qkv_.t(), q_.t(), k_.t(), v_.t());
+    if (c_.qk_norm) {
+      be_.rmsnorm(q_.t().reshape({T * s_.hq, hd}), qn_.t(), kEps, q_.t().reshape({T * s_.hq, hd}));
+      be_.rmsnorm(k_.t().reshape({T * s_.hk, hd}), qn_.t(), kEps, k_.t().reshape({T * s_.hk, hd}));
+    }
+    if (c_.pos == PosKind::Rope) be_.rope(q_.t(), cs_.t()), be_.rope(k_.t(), cs_.t());
+    be_.kv_append(k_.t(), v_.t(), w.kc.t(), w.vc.t());
+    be_.attention(q_.t(), w.kc.t(), w.vc.t(), 0.125f, c_.sliding_window, att_.t());
+    be_.gemm(att_.t().reshape({T, s_.hq * hd}), w.o.t(), nullptr, o_.t());
+    be_.add(x_.t(), o_.t());
+    norm(x_.t(), h_.t());
+    be_.gemm(h_.t(), w.in.t(), nullptr, gu_.t());
+    if (c_.mlp == MlpKind::Gated) be_.silu_mul(gu_.t(), act_.t());
+    else be_.activation(gu_.t(), c_.act, act_.t());
+    be_.gemm(act_.t(), w.down.t(), nullptr, o_.t());
+    be_.add(x_.t(), o_.t());
+  }
+
+  static constexpr float kEps = 1e-6f;
+  Backend& be_;
+  const ModelConfig& c_;
+  StageShapes s_;
+  int64_t T_, start_;
+  StepPlan plan_;
+  std::vector<Weights> L_;
+  Buffer x_, h_, o_, qkv_, q_, k_, v_, att_, gu_, act_, nw_, qn_, cs_;
+  std::vector<double> ts_;
+};
 
 }  // namespace
 
@@ -155,6 +180,7 @@ std::vector<int64_t> gemm_rows(const ProfileOptions& o) {
 
 Profile measure_profile(Backend& be, const ModelConfig& c, const ProfileOptions& o) {
   AD_CHECK(o.max_tp >= 1, "profile: --max-tp must be >= 1, got {}", o.max_tp);
+  AD_CHECK(o.passes >= 1, "profile: --passes must be >= 1, got {}", o.passes);
   AD_CHECK(!o.batches.empty() && !o.lengths.empty(), "profile: give at least one batch size and one length");
   for (int64_t b : o.batches) AD_CHECK(b >= 1, "profile: batch sizes must be >= 1, got {}", b);
   for (int64_t l : o.lengths) AD_CHECK(l >= 1, "profile: lengths must be >= 1, got {}", l);
@@ -181,36 +207,52 @@ Profile measure_profile(Backend& be, const ModelConfig& c, const ProfileOptions&
     for (const GemmShape& g : stage_shapes(c, tp).all()) shapes.insert({g.N, g.K});
   StepLimits lim;
   lim.max_tokens = std::max(Mmax, Bmax * 8);
-  lim.max_context = std::max({Lmax, std::min<int64_t>(Mmax, 256), int64_t{2}});
+  lim.max_context = std::max({Lmax + 1, std::min<int64_t>(Mmax, 256), int64_t{3}});  // + 1: a decode row after Lmax
   lim.slots = std::max<int64_t>(Bmax, 8);
   lim.max_outputs = lim.max_tokens;
   lim.vocab = c.vocab;
   be.prepare(lim);
-  for (auto [N, K] : shapes) {
-    say(fmt::format("gemm N={} K={}: M up to {}", N, K, Mmax));
-    // Copies of the weights beyond the caches, one per call in turn: a step reads every weight from memory.
-    std::vector<Buffer> ws = weight_copies(be, o.weight_dtype, N, K, rng);
-    Buffer x = filled(be, DType::F32, {Mmax, K}, rng);
-    Buffer y(&be, DType::F32, {Mmax, N});
-    GemmCurve cur{N, K, {}};
-    size_t i = 0;
-    for (int64_t M : Ms)
-      cur.pts.emplace_back(M, timer.median([&] {
-        be.gemm(x.t().rows(0, M), ws[i++ % ws.size()].t(), nullptr, y.t().rows(0, M));
-      }));
-    p.gemms.push_back(std::move(cur));
+  const int64_t hd = c.head_dim, ctx = std::max<int64_t>(Lmax, 2);
+  // What the machine's drift moves most is sampled in bursts spread over the profile: whole decode layers (the
+  // composition factor) and ranks computing at once (contention).
+  LayerTimer dec_layers(be, c, o.weight_dtype, 1, ctx, rng);
+  ContentionSampler contention(be, c, o.weight_dtype, {1, std::min<int64_t>(128, Mmax)}, rng);
+  auto spread = [&] {
+    dec_layers.sample(0.03, 1);
+    contention.sample(0.1);
+  };
+  // In `passes` sweeps over the shapes, each point keeping its fastest: a sweep takes seconds, and a disturbance of
+  // the machine that slows one sweep's shapes (1.3-1.8x at one point, seen) spares the others.
+  for (auto [N, K] : shapes) p.gemms.push_back(GemmCurve{N, K, {}});
+  for (int pass = 0; pass < o.passes; ++pass) {
+    for (GemmCurve& cur : p.gemms) {
+      const int64_t N = cur.N, K = cur.K;
+      say(fmt::format("gemm N={} K={}: M up to {} (pass {} of {})", N, K, Mmax, pass + 1, o.passes));
+      // Copies of the weights beyond the caches, one per call in turn: a step reads every weight from memory.
+      std::vector<Buffer> ws = weight_copies(be, o.weight_dtype, N, K, rng);
+      Buffer x = filled(be, DType::F32, {Mmax, K}, rng);
+      Buffer y(&be, DType::F32, {Mmax, N});
+      size_t i = 0;
+      for (size_t j = 0; j < Ms.size(); ++j) {
+        const int64_t M = Ms[j];
+        const double t = timer.median([&] {
+          be.gemm(x.t().rows(0, M), ws[i++ % ws.size()].t(), nullptr, y.t().rows(0, M));
+        });
+        if (pass == 0) cur.pts.emplace_back(M, t);
+        else cur.pts[j].second = std::min(cur.pts[j].second, t);
+      }
+      spread();
+    }
   }
-  say("contention of ranks computing at once");
+  say("tensor-parallel ranks waiting for each other");
   for (bool decode : {true, false}) {
-    std::vector<double>& f = decode ? p.contention_decode : p.contention_prefill;
     const int64_t M = decode ? 1 : std::min<int64_t>(128, Mmax);
-    f = concurrent_slowdown(be, c, o.weight_dtype, M, rng);
     (decode ? p.sync_decode : p.sync_prefill) = sync_slowdown(be, c, o.weight_dtype, M, o.max_tp, rng);
+    spread();
   }
 
   // Attention: decode blocks (one row, 8 sequences) and prefill blocks, at the heads of tp 1 and of the largest tp.
   say("attention");
-  const int64_t hd = c.head_dim, ctx = std::max<int64_t>(Lmax, 2);
   std::vector<std::pair<double, double>> dec, pre;
   for (int tp : {tps.front(), tps.back()}) {
     const StageShapes s = stage_shapes(c, tp);
@@ -238,6 +280,7 @@ Profile measure_profile(Backend& be, const ModelConfig& c, const ProfileOptions&
     for (int64_t len : {int64_t{16}, ctx / 4, ctx / 2, ctx})
       if (len >= 2 && len <= ctx && len <= lim.max_tokens) run(1, 0, len, pre);
     if (ctx >= 64) run(1, ctx / 2, ctx / 2, pre);
+    spread();
   }
   p.attn_decode = fit_line(dec);
   p.attn_prefill = pre.empty() ? p.attn_decode : fit_line(pre);
@@ -289,12 +332,14 @@ Profile measure_profile(Backend& be, const ModelConfig& c, const ProfileOptions&
       pts["argmax"].emplace_back(static_cast<double>(T * V), timer.median([&] { be.argmax(lg, V, 0, pr); }));
       pts["pick"].emplace_back(static_cast<double>(T), timer.median([&] { be.pick(pr, toks.t().rows(0, T), slot_tok.t()); }));
     }
+    spread();
   }
   for (auto& [k, v] : pts) p.ops[k] = fit_line(v);
   say("whole layers");
-  const double f_dec = compose_factor(be, c, o.weight_dtype, p, 1, ctx, rng);
-  const double f_pre = compose_factor(be, c, o.weight_dtype, p, std::min<int64_t>(Mmax, ctx), 0, rng);
-  p.compose_decode = f_dec, p.compose_prefill = f_pre;
+  LayerTimer pre_layers(be, c, o.weight_dtype, std::min<int64_t>(Mmax, ctx), 0, rng);
+  pre_layers.sample(1.5, 5);
+  p.compose_decode = dec_layers.factor(p), p.compose_prefill = pre_layers.factor(p);
+  p.contention_decode = contention.factors(0), p.contention_prefill = contention.factors(1);
   return p;
 }
 

@@ -19,6 +19,7 @@ struct ProfileOptions {
   int max_tp = 8;                           // shapes for every valid tp up to this
   int64_t max_gemm_rows = 512;              // largest M timed (beyond: linear in M)
   int reps = 5;                             // timed repetitions per shape (median of the fastest half)
+  int passes = 3;                           // sweeps over the GEMM shapes (each point: its fastest sweep)
   std::function<void(const std::string&)> progress;  // a line per kernel family (may be empty)
 };
 

@@ -64,6 +64,14 @@ void on_threads(int k, F&& one) {
   for (auto& x : th) x.join();
 }
 
+// Layers of `g4` weights (1 .. 16) for `threads` threads to hold at least 128 MiB between them: a step reads every
+// weight from memory, and a thread cycling over one layer that fits in the last-level cache would time that cache.
+int layers_from_memory(const std::vector<GemmShape>& g4, DType t, int threads) {
+  double layer_bytes = 0;
+  for (const GemmShape& g : g4) layer_bytes += static_cast<double>(g.N * g.K) * dtype_size(t);
+  return static_cast<int>(std::clamp(std::ceil(128.0 * (1 << 20) / (threads * layer_bytes)), 1.0, 16.0));
+}
+
 // How many runs of once() take about `seconds` (1 .. 1000), from one timed run.
 template <typename F>
 int64_t runs_for(double seconds, F&& once) {
@@ -74,49 +82,75 @@ int64_t runs_for(double seconds, F&& once) {
 
 }  // namespace
 
-std::vector<double> concurrent_slowdown(Backend& be, const ModelConfig& c, DType t, int64_t M, std::mt19937& rng) {
+struct ContentionSampler::State {
+  Backend& be;
+  std::vector<int64_t> rows;          // M per measured row count
+  std::vector<GemmSet> work;          // per thread
+  std::vector<size_t> next;           // per thread: its next weight (calls cycle on across rounds)
+  std::vector<int64_t> calls;         // per row count: GEMM calls in a round
+  std::vector<std::vector<std::vector<double>>> ratios;  // [row count][k - 2]
+
+  // One round of k threads at rows[m] from a common start (a spin barrier: threads started one after another
+  // overlapped only in part), as long as its slowest thread.
+  double round(size_t m, int k) {
+    std::vector<double> ts(static_cast<size_t>(k));
+    std::atomic<int> ready{0};
+    auto one = [&](int i) {
+      const auto u = static_cast<size_t>(i);
+      ready.fetch_add(1);
+      while (ready.load() < k) std::this_thread::yield();
+      const int64_t t0 = now_ns();
+      for (int64_t j = 0; j < calls[m]; ++j, next[u] = (next[u] + 1) % work[u].w.size())
+        run_gemm(be, work[u], next[u], rows[m]);
+      ts[u] = (now_ns() - t0) * 1e-9;
+    };
+    on_threads(k, one);
+    return *std::max_element(ts.begin(), ts.end());
+  }
+};
+
+ContentionSampler::ContentionSampler(Backend& be, const ModelConfig& c, DType t, std::vector<int64_t> rows,
+                                     std::mt19937& rng)
+    : s_(std::make_unique<State>(State{be, std::move(rows), {}, {}, {}, {}})) {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  const StageShapes s = stage_shapes(c, 1);
-  std::vector<GemmSet> work;
-  for (int i = 0; i < cores; ++i) work.push_back(gemm_set(be, t, {s.qkv, s.o, s.mlp_in, s.down}, 1, M, rng));
-  int64_t rounds = 1;
-  auto body = [&](GemmSet& g) {
-    for (int64_t r = 0; r < rounds; ++r)
-      for (size_t i = 0; i < g.w.size(); ++i) run_gemm(be, g, i, M);
-  };
-  // Rounds of about 20 ms alone: long against a thread's start, short enough that some find a quiet moment on a
-  // shared host.
-  rounds = runs_for(0.02, [&] { body(work[0]); });
-  // Each thread times itself from a common start (a spin barrier: threads started one after another overlapped only
-  // in part, and the least disturbed round was then the one that overlapped least: 1.005 at prefill size, 1.036 from
-  // a common start on the 2-core VM). A round takes as long as its slowest thread; the least disturbed
-  // round is the k-at-once time.
-  auto timed = [&](int k) {
-    double best = 1e30;
-    for (int rep = 0; rep < 9; ++rep) {
-      std::vector<double> ts(static_cast<size_t>(k));
-      std::atomic<int> ready{0};
-      auto one = [&](int i) {
-        ready.fetch_add(1);
-        while (ready.load() < k) std::this_thread::yield();
-        const int64_t t0 = now_ns();
-        body(work[static_cast<size_t>(i)]);
-        ts[static_cast<size_t>(i)] = (now_ns() - t0) * 1e-9;
-      };
-      on_threads(k, one);
-      best = std::min(best, *std::max_element(ts.begin(), ts.end()));
+  const StageShapes sh = stage_shapes(c, 1);
+  const std::vector<GemmShape> g4 = {sh.qkv, sh.o, sh.mlp_in, sh.down};
+  const int64_t most = *std::max_element(s_->rows.begin(), s_->rows.end());
+  for (int i = 0; i < cores; ++i) s_->work.push_back(gemm_set(be, t, g4, layers_from_memory(g4, t, 1), most, rng));
+  s_->next.assign(static_cast<size_t>(cores), 0);
+  for (size_t m = 0; m < s_->rows.size(); ++m) {
+    // Rounds of about 20 ms alone (at least one call): long against a thread's start, short against the drift.
+    s_->calls.push_back(1);
+    const double one = s_->round(m, 1);
+    s_->calls[m] = static_cast<int64_t>(std::clamp(0.02 / std::max(one, 1e-9), 1.0, 1e5));
+    s_->ratios.emplace_back(static_cast<size_t>(cores - 1));
+  }
+}
+
+ContentionSampler::~ContentionSampler() = default;
+
+void ContentionSampler::sample(double seconds) {
+  const size_t n = s_->rows.size() * s_->ratios[0].size();
+  if (n == 0) return;
+  const double each = seconds / static_cast<double>(n);
+  for (size_t m = 0; m < s_->rows.size(); ++m)
+    for (size_t kk = 0; kk < s_->ratios[m].size(); ++kk) {
+      // k at once between two alone rounds, against their mean: the alone time drifts too.
+      const int64_t until = now_ns() + static_cast<int64_t>(each * 1e9);
+      for (double a0 = s_->round(m, 1); ;) {
+        const double tk = s_->round(m, static_cast<int>(kk) + 2), a1 = s_->round(m, 1);
+        s_->ratios[m][kk].push_back(tk / (0.5 * (a0 + a1)));
+        a0 = a1;
+        if (now_ns() >= until) break;
+      }
     }
-    return best;
-  };
-  // The least of three independent ratios: other work on a shared host only ever inflates one.
+}
+
+std::vector<double> ContentionSampler::factors(size_t m) const {
   std::vector<double> f{1.0};
-  for (int k = 2; k <= cores; ++k) {
-    std::vector<double> r;
-    for (int trial = 0; trial < 3; ++trial) {
-      const double alone = timed(1);
-      r.push_back(std::max(1.0, timed(k) / alone));
-    }
-    f.push_back(*std::min_element(r.begin(), r.end()));
+  for (std::vector<double> r : s_->ratios[m]) {
+    std::sort(r.begin(), r.end());
+    f.push_back(r.empty() ? 1.0 : std::max(1.0, r[r.size() / 20]));
   }
   return f;
 }
@@ -140,9 +174,7 @@ std::vector<double> sync_slowdown(Backend& be, const ModelConfig& c, DType t, in
     }
     const StageShapes s = stage_shapes(c, k);
     const std::vector<GemmShape> g4 = {s.qkv, s.o, s.mlp_in, s.down};
-    double layer_bytes = 0;
-    for (const GemmShape& g : g4) layer_bytes += static_cast<double>(g.N * g.K) * dtype_size(t);
-    const int layers = static_cast<int>(std::clamp(std::ceil(128.0 * (1 << 20) / (k * layer_bytes)), 2.0, 16.0));
+    const int layers = std::max(2, layers_from_memory(g4, t, k));
     std::vector<GemmSet> work;  // layer l's qkv, o, mlp_in, down at 4 l ..
     for (int i = 0; i < k; ++i) work.push_back(gemm_set(be, t, g4, layers, M, rng));
     auto block = [&](GemmSet& g, int64_t b) {  // block b: layer b / 2's attention GEMMs (b even) or MLP GEMMs (odd)
