@@ -165,9 +165,11 @@ cluster_flags() {  # RATE RANKS PER_HOST: predict's cluster for this configurati
   fi
   local gbps
   case $1 in off) gbps=10 ;; *gbit) gbps=${1%gbit} ;; *mbit) gbps=$(python3 -c "print(${1%mbit} / 1000)") ;; esac
-  # The namespace hosts are one machine: they share its cores and memory. The link is the one comm-bench fitted.
+  # The namespace hosts are one machine: they share its cores and memory. The link is the one comm-bench fitted,
+  # with the depth of its tbf bucket (cluster.sh's), which back-to-back messages do not see.
   local hosts=$(( $2 / $3 ))
   echo "--hosts $hosts --ranks-per-host $3 --hosts-per-machine $hosts --link-gbps $gbps --cores-per-host $(nproc)" \
+       "--link-burst-kb $(awk -v b="${AD_CLUSTER_BURST_BYTES:-0}" 'BEGIN {print b / 1024}')" \
        "--comm-csv-inter $out/comm_inter_$1/comm_bench.csv"
 }
 measure() {  # RANKS PER_HOST FLAGS BATCH PLEN OLEN -> "ttft_ms tpot_ms"

@@ -15,6 +15,8 @@ void add_cluster_options(po::options_description& d, ClusterOptions& o) {
     ("ranks-per-host", po::value(&o.ranks_per_host), "uniform cluster: ranks on each host")
     ("link-gbps", po::value(&o.link_gbps), "uniform cluster: each host's link to the others, Gb/s")
     ("link-latency-us", po::value(&o.link_latency_us)->default_value(50), "uniform cluster: that link's latency, us")
+    ("link-burst-kb", po::value(&o.link_burst_kb)->default_value(0),
+     "uniform cluster: depth of a token bucket shaping that link (tc tbf's burst), KiB; 0: none")
     ("cores-per-host", po::value(&o.cores_per_host), "uniform cluster: cores per host (default: this machine's)")
     ("hosts-per-machine", po::value(&o.hosts_per_machine)->default_value(1),
      "uniform cluster: consecutive hosts sharing one machine's cores and memory (network namespaces, containers)")
@@ -41,6 +43,9 @@ perf::Cluster make_cluster(const ClusterOptions& o, int default_ranks) {
   const bool shorthand = o.hosts || o.ranks_per_host || o.link_gbps;
   AD_CHECK(!(shorthand && !o.cluster.empty()), "give --cluster FILE or the --hosts/--ranks-per-host/--link-gbps "
                                                "shorthand, not both");
+  AD_CHECK(o.link_burst_kb == 0 || shorthand, "--link-burst-kb is part of the --hosts shorthand (in a cluster.yaml, "
+                                             "give inter_host a 'burst_kb' key)");
+  AD_CHECK(o.link_burst_kb >= 0, "--link-burst-kb must be >= 0, got {}", o.link_burst_kb);
   AD_CHECK(o.hosts_per_machine == 1 || shorthand, "--hosts-per-machine is part of the --hosts shorthand (in a "
                                                   "cluster.yaml, give the hosts of one machine a 'machine' key)");
   perf::Cluster c;
@@ -57,6 +62,7 @@ perf::Cluster make_cluster(const ClusterOptions& o, int default_ranks) {
              "the uniform cluster shorthand needs all of --hosts, --ranks-per-host and --link-gbps");
     c = perf::uniform_cluster(o.hosts, o.ranks_per_host, o.link_gbps, o.link_latency_us, cores, mem, intra,
                               o.hosts_per_machine);
+    c.inter.burst_B = o.link_burst_kb * 1024;
   } else {
     c = perf::uniform_cluster(1, default_ranks, 1, 0, cores, mem, intra);
     c.source = "this machine";
@@ -71,8 +77,11 @@ perf::Cluster make_cluster(const ClusterOptions& o, int default_ranks) {
     c.intra = perf::link_from_comm_rows(rows, names);
     c.has_oversubscribed = perf::oversubscribed_link(rows, c.hosts[0].cores, names, c.intra_oversubscribed);
   }
-  if (!o.comm_csv_inter.empty())
+  if (!o.comm_csv_inter.empty()) {  // the measured link; a bucket is not seen by back-to-back messages: kept
+    const double burst = c.inter.burst_B;
     c.inter = perf::link_from_comm_rows(perf::read_comm_csv(o.comm_csv_inter), o.comm_csv_inter);
+    c.inter.burst_B = burst;
+  }
   return c;
 }
 

@@ -17,7 +17,7 @@ struct ClusterOptions {
   std::string cluster, comm_csv_inter;
   std::vector<std::string> comm_csv;
   int hosts = 0, ranks_per_host = 0, cores_per_host = 0, hosts_per_machine = 1;
-  double link_gbps = 0, link_latency_us = 50, memory_gb = 0;
+  double link_gbps = 0, link_latency_us = 50, link_burst_kb = 0, memory_gb = 0;
   double intra_gbps = 80, intra_latency_us = 2;
 };
 void add_cluster_options(po::options_description& d, ClusterOptions& o);

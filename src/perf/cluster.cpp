@@ -83,11 +83,13 @@ void only_keys(const std::string& file, const YAML::Node& m, const std::set<std:
 }
 
 Link link_of(const std::string& file, const YAML::Node& m, const char* what) {
-  only_keys(file, m, {"gbps", "latency_us"}, what);
+  only_keys(file, m, {"gbps", "latency_us", "burst_kb"}, what);
   const double gbps = num(file, m, "gbps", 1e-9, true, 0);
   const double lat = num(file, m, "latency_us", 0, false, 0);
   AD_CHECK(gbps > 0, "{}: {}.gbps must be > 0", at(file, m), what);
-  return {lat * 1e-6, gbps * 1e9 / 8, {}};
+  Link l{lat * 1e-6, gbps * 1e9 / 8, {}};
+  l.burst_B = num(file, m, "burst_kb", 0, false, 0) * 1024;
+  return l;
 }
 
 }  // namespace

@@ -145,9 +145,20 @@ bool oversubscribed_link(const std::vector<CommRow>& rows, int cores, const std:
 
 double p2p_s(const Link& l, double bytes, double share) { return l.time(bytes, share); }
 
-double ring_all_reduce_s(const Link& l, int p, double bytes, double share) {
+double ring_all_reduce_s(const Link& l, int p, double bytes, double share, double idle_s) {
   if (p <= 1) return 0;
-  return 2.0 * (p - 1) * l.time(bytes / p, share);
+  const int n = 2 * (p - 1);
+  const double part = bytes / p;
+  if (l.burst_B <= 0 || idle_s <= 0) return n * l.time(part, share);
+  // The 2 (p - 1) messages one after another, each taking from the bucket what it holds and refilled meanwhile.
+  double level = std::min(l.burst_B, idle_s * l.bw_Bps), t = 0;
+  for (int i = 0; i < n; ++i) {
+    const double free = std::min(part * share, level);
+    const double ti = std::max(l.alpha_s, l.time(part, share) - free / l.bw_Bps);
+    level = std::min(l.burst_B, level - free + ti * l.bw_Bps);
+    t += ti;
+  }
+  return t;
 }
 
 double ring_all_gather_s(const Link& l, int p, double block_bytes, double share) {

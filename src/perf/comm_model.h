@@ -21,6 +21,10 @@ struct Link {
   // carried 92 Mb/s at 4 KiB and 58 at 4 MiB, which no single alpha and bw fit); outside, the fit's slope from the
   // nearest end.
   std::vector<std::pair<double, double>> measured;
+  // Depth of a token bucket shaping the link (tc tbf's burst; 0: none): the bucket fills at bw while the link is
+  // idle, and bytes it holds leave without waiting for the rate. So messages after idle gaps pay only alpha for
+  // their first burst bytes, where comm-bench's back-to-back messages, which keep it empty, pay the rate for all.
+  double burst_B = 0;
   double time(double bytes, double share = 1) const;
 };
 
@@ -45,8 +49,8 @@ Link link_from_comm_rows(const std::vector<CommRow>& rows, const std::string& wh
 bool oversubscribed_link(const std::vector<CommRow>& rows, int cores, const std::string& what, Link& out);
 
 double p2p_s(const Link& l, double bytes, double share = 1);
-// all_reduce of `bytes` (the whole tensor) over p ranks.
-double ring_all_reduce_s(const Link& l, int p, double bytes, double share = 1);
+// all_reduce of `bytes` (the whole tensor) over p ranks, the link idle for `idle_s` before (its bucket refilling).
+double ring_all_reduce_s(const Link& l, int p, double bytes, double share = 1, double idle_s = 0);
 // all_gather of p blocks of `block_bytes`.
 double ring_all_gather_s(const Link& l, int p, double block_bytes, double share = 1);
 

@@ -100,10 +100,12 @@ StepSeconds step_seconds(const Profile& p, const ModelConfig& c, const StageShap
   // kernels timed alone): it follows the machine's state at the time of the profile (0.93-1.08 on the 2-core VM), and
   // it halved the validation's TPOT median error in one of two runs (12.6% -> 6.2%; 6.3% -> 6.8% in the other).
   r.compute = layer * static_cast<double>(layers) * k.at(T) * p.compose(T);
-  r.comm = 2.0 * static_cast<double>(layers) * ring_all_reduce_s(tp_link, s.tp, act_bytes);
+  // Each all_reduce follows a block's compute, the link idle meanwhile (a shaped link's bucket refills).
+  const double block = layers > 0 ? r.compute / (2.0 * static_cast<double>(layers)) : 0;
+  r.comm = 2.0 * static_cast<double>(layers) * ring_all_reduce_s(tp_link, s.tp, act_bytes, 1, block);
   if (embed) {
     r.compute += (p.op("embed", rows * D) + (c.pos == PosKind::Learned ? p.op("add", rows * D) : 0)) * k.at(T);
-    r.comm += ring_all_reduce_s(tp_link, s.tp, act_bytes);
+    r.comm += ring_all_reduce_s(tp_link, s.tp, act_bytes, 1, block);
   }
   if (outputs > 0) {
     const double R = static_cast<double>(outputs);

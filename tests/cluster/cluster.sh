@@ -88,6 +88,13 @@ locked() { mkdir -p "$ROOT"; exec 9>"$ROOT/.lock"; flock -w 60 9 || die "cannot 
 need_up() { [ -f "$DIR/env" ] || die "cluster '$NAME' is not up (cluster.sh up N --name $NAME)"; }
 
 # ------------------------------------------------------------------ link shaping
+burst_of() {  # burst_of RATE|off: the tbf bucket's depth in bytes for RATE (0 unshaped)
+  [ "$1" = off ] || [ -z "$1" ] && { echo 0; return; }
+  awk -v r="$1" 'BEGIN {
+      n = r + 0; u = tolower(substr(r, length(n "") + 1));
+      m = (u ~ /^g/) ? 1e9 : (u ~ /^m/) ? 1e6 : (u ~ /^k/) ? 1e3 : 1;
+      b = n * m / 8 * 200e-6; if (b < 3028) b = 3028; printf "%d", b }'
+}
 shape_link() {  # shape_link NS RATE|off: tbf on both ends of host NS's veth
   local ns=$1 rate=$2 burst gso=65536
   tc qdisc del dev "$ns" root 2>/dev/null || true
@@ -99,10 +106,7 @@ shape_link() {  # shape_link NS RATE|off: tbf on both ends of host NS's veth
   ip link set dev "$ns" gso_max_size "$gso" 2>/dev/null || true
   ip netns exec "$ns" ip link set dev eth0 gso_max_size "$gso" 2>/dev/null || true
   [ "$gso" = 65536 ] && return 0
-  burst=$(awk -v r="$rate" 'BEGIN {
-      n = r + 0; u = tolower(substr(r, length(n "") + 1));
-      m = (u ~ /^g/) ? 1e9 : (u ~ /^m/) ? 1e6 : (u ~ /^k/) ? 1e3 : 1;
-      b = n * m / 8 * 200e-6; if (b < 3028) b = 3028; printf "%d", b }')
+  burst=$(burst_of "$rate")
   tc qdisc add dev "$ns" root tbf rate "$rate" burst "$burst" latency 50ms ||
     die "tc qdisc add dev $ns root tbf rate $rate failed"
   ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$rate" burst "$burst" latency 50ms ||
@@ -178,6 +182,7 @@ export AD_CLUSTER_ADDRS="$addrs"
 export AD_CLUSTER_SUBNET=$net.0/24
 export AD_CLUSTER_ROOT_ADDR=$net.254
 export AD_CLUSTER_RATE=${RATE:-off}
+export AD_CLUSTER_BURST_BYTES=$(burst_of "${RATE:-off}")
 export AD_CLUSTER_HOSTFILE=$DIR/hostfile
 export AD_CLUSTER_MPIRUN_ARGS="$args"
 EOF
@@ -195,7 +200,8 @@ case $cmd in
   shape)
     need_up; [ -n "$N" ] || die "shape: give a rate (e.g. 1gbit) or off"
     for i in $(seq 0 $(($(cat "$DIR/size") - 1))); do shape_link "$NAME-h$i" "$N"; done
-    sed -i "s/^export AD_CLUSTER_RATE=.*/export AD_CLUSTER_RATE=$N/" "$DIR/env"
+    sed -i -e "s/^export AD_CLUSTER_RATE=.*/export AD_CLUSTER_RATE=$N/" \
+      -e "s/^export AD_CLUSTER_BURST_BYTES=.*/export AD_CLUSTER_BURST_BYTES=$(burst_of "$N")/" "$DIR/env"
     say "links of $NAME shaped to $N" ;;
   list) for d in "$ROOT"/*/; do [ -f "$d/env" ] && echo "$(basename "$d") $(cat "$d/size") hosts $(cat "$d/subnet").0/24 owner $(cat "$d/owner" 2>/dev/null || echo -)"; done ;;
   *) echo "cluster: unknown command '$cmd'" >&2; usage ;;

@@ -24,12 +24,18 @@ for i in 0 1; do
   [ "$addr" = "$(cut -d' ' -f$((i + 1)) <<<"$AD_CLUSTER_ADDRS")/24" ] || fail "h$i has address '$addr'"
   tc qdisc show dev "$a-h$i" | grep -q "tbf.*rate 100Mbit" || fail "root end of h$i not shaped: $(tc qdisc show dev "$a-h$i")"
   $c exec h$i tc qdisc show dev eth0 | grep -q "tbf.*rate 100Mbit" || fail "host end of h$i not shaped"
+  # the bucket's depth, which the perf model is given (--link-burst-kb): 3028 B at 100 Mb/s (tc shows 3025b)
+  tc qdisc show dev "$a-h$i" | grep -Eq "burst 30[0-9]{2}b" ||
+    fail "h$i's bucket is not 3028 B: $(tc qdisc show dev "$a-h$i")"
 done
+[ "$AD_CLUSTER_BURST_BYTES" = 3028 ] || fail "AD_CLUSTER_BURST_BYTES is '${AD_CLUSTER_BURST_BYTES:-}', expected 3028"
 [ "$(hostname)" != h0 ] || fail "the root namespace's hostname changed"
 got=$(timeout 60 mpirun -np 2 $AD_CLUSTER_MPIRUN_ARGS hostname | sort | paste -sd' ' -) || fail "mpirun across the hosts"
 [ "$got" = "h0 h1" ] || fail "mpirun -np 2 ran on '$got', expected h0 h1"
 echo "2 hosts up: hostnames h0 h1, addresses $AD_CLUSTER_ADDRS, links 100mbit both ways, mpirun on: $got"
 $c shape off >/dev/null 2>&1 && ! tc qdisc show dev "$a-h0" | grep -q tbf || fail "shape off left a tbf"
+grep -q "^export AD_CLUSTER_BURST_BYTES=0$" "$($c env)" ||
+  fail "shape off left the env's bucket depth: $(cat "$($c env)")"
 
 # A killed run: its owner is gone, so the next `up` (of any cluster) removes it.
 sleep 0 & dead=$!; wait $dead

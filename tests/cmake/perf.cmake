@@ -9,18 +9,21 @@ add_test(NAME perf_profile_tiny COMMAND ${EXPECT_OK} "GEMM shapes" ${AUTODIST_BI
 set_tests_properties(perf_profile_tiny PROPERTIES FIXTURES_SETUP perf_profile TIMEOUT 300
                      ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
 
-# The profile's tensor-parallel sync factors: one per thread count up to min(cores, --max-tp), 1 at one thread, every
-# other finite and >= 1 (no upper bound: qwen3-tiny's blocks take microseconds, and under ctest -j2 one preemption at
-# a barrier can double them).
-add_test(NAME perf_profile_sync_factors COMMAND python3 -c "
-import json, os, sys
+# The profile's factors: tensor-parallel sync, one per thread count up to min(cores, --max-tp), and contention, one
+# per core, each 1 at one thread and every other finite and >= 1 (no upper bound: qwen3-tiny's blocks take
+# microseconds, and under ctest -j2 one preemption at a barrier can double them); composition finite and positive.
+add_test(NAME perf_profile_factors COMMAND python3 -c "
+import json, math, os, sys
 p = json.load(open(sys.argv[1]))
+for key, n in (('sync', min(os.cpu_count(), 4)), ('contention', os.cpu_count())):
+    for k in ('decode', 'prefill'):
+        v = p[key][k]
+        assert len(v) == n, (key, k, v)
+        assert v[0] == 1 and all(1 <= f < float('inf') for f in v), (key, k, v)
 for k in ('decode', 'prefill'):
-    v = p['sync'][k]
-    assert len(v) == min(os.cpu_count(), 4), (k, v)
-    assert v[0] == 1 and all(1 <= f < float('inf') for f in v), (k, v)
-print('sync', p['sync'])" ${PERF_PROFILE})
-set_tests_properties(perf_profile_sync_factors PROPERTIES FIXTURES_REQUIRED perf_profile TIMEOUT 30)
+    assert 0.5 <= p['compose'][k] <= 3, p['compose']
+print('sync', p['sync'], 'contention', p['contention'], 'compose', p['compose'])" ${PERF_PROFILE})
+set_tests_properties(perf_profile_factors PROPERTIES FIXTURES_REQUIRED perf_profile TIMEOUT 30)
 
 function(perf_ok name regex)
   add_test(NAME perf_${name} COMMAND ${EXPECT_OK} "${regex}" ${AUTODIST_BIN} ${ARGN})
@@ -56,6 +59,12 @@ perf_fail(hosts_per_machine_alone "--hosts-per-machine is part of the --hosts sh
 # Two namespace hosts of one 1-core machine: with SP+PP's redundant decode both ranks compute at once on the core.
 perf_ok(predict_one_machine "\"ttft_ms\"" predict ${PERF_ARGS} --pp 2 --sp-chunk-size 16 --kv-sync ring
         --prompt-len 64 --json --hosts 2 --ranks-per-host 1 --link-gbps 1 --cores-per-host 1 --hosts-per-machine 2)
+perf_fail(link_burst_alone "--link-burst-kb is part of the --hosts shorthand" predict ${PERF_ARGS}
+          --cluster ${PERF_DATA}/two_hosts.yaml --link-burst-kb 3)
+perf_fail(link_burst_negative "--link-burst-kb must be >= 0, got -1" predict ${PERF_ARGS} --tp 2 --hosts 2
+          --ranks-per-host 1 --link-gbps 1 --link-burst-kb -1)
+perf_fail(passes "--passes must be >= 1, got 0" profile --model ${PERF_MODEL} --out ${CMAKE_BINARY_DIR}/never.json
+          --passes 0)
 perf_fail(cluster_yaml "bad_cluster.yaml:4: 'gbps' must be a number, got 'fast'" predict ${PERF_ARGS}
           --cluster ${PERF_DATA}/bad_cluster.yaml)
 perf_fail(comm_csv "bad_comm.csv: no 'ranks' column" predict ${PERF_ARGS} --comm-csv ${PERF_DATA}/bad_comm.csv)

@@ -72,6 +72,19 @@ TEST_CASE("perf: ring all_reduce and all_gather times on a hand-computed case") 
   CHECK(p2p_s(l, 2e6) == doctest::Approx(2.01e-3));
 }
 
+TEST_CASE("perf: a token bucket on the link lets an all_reduce after an idle gap skip the rate for its bytes") {
+  Link l{10e-6, 1e6};  // 10 us, 1 MB/s
+  // tp 2, 4000 B: two messages of 2000 B, 2.01 ms each back to back.
+  CHECK(ring_all_reduce_s(l, 2, 4000, 1, 1.0) == doctest::Approx(4.02e-3));  // no bucket: idle time changes nothing
+  l.burst_B = 3000;
+  CHECK(ring_all_reduce_s(l, 2, 4000) == doctest::Approx(4.02e-3));  // no idle time: the bucket is empty
+  // A full bucket: the first message takes 2000 B from it (10 us, the latency), which leaves 1000 + 10 us x 1 MB/s;
+  // the second pays the rate for 2000 - 1010 B: 10 us + 0.99 ms.
+  CHECK(ring_all_reduce_s(l, 2, 4000, 1, 1.0) == doctest::Approx(10e-6 + 1.0e-3));
+  // 1 ms idle fills 1000 B: 1.01 ms, then 1010 B left over: 1.0 ms.
+  CHECK(ring_all_reduce_s(l, 2, 4000, 1, 1e-3) == doctest::Approx(1.01e-3 + 1.0e-3));
+}
+
 TEST_CASE("perf: GEMM curves interpolate in M and scale to unmeasured shapes") {
   Profile p;
   p.gemms.push_back({1000, 100, {{1, 1e-3}, {4, 1e-3}, {16, 4e-3}}});
@@ -133,9 +146,11 @@ TEST_CASE("perf: cluster.yaml places ranks on hosts and refuses unknown keys") {
   - {name: node, count: 2, ranks: 4, cores: 2, memory_gb: 8}
 links:
   intra_host: {gbps: 80, latency_us: 2}
-  inter_host: {gbps: 1, latency_us: 50}
+  inter_host: {gbps: 1, latency_us: 50, burst_kb: 3}
 )");
   const Cluster c = load_cluster(ok);
+  CHECK(c.inter.burst_B == doctest::Approx(3072));
+  CHECK(c.intra.burst_B == 0);
   CHECK(c.world() == 8);
   CHECK(c.hosts.size() == 2);
   CHECK(c.host_of(3) == 0);
